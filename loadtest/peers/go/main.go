@@ -32,27 +32,30 @@ import (
 // Bounds match goro's handlers so a request costs the same work in both servers.
 const (
 	maxSleepMs = 10000
-	maxCPUIter = 100000000
+	maxCPUIter = 50000000
 	maxEchoLen = 1 << 20
 )
 
 var requests atomic.Int64
 
-// cpuWork is the deterministic loop behind /cpu: n rounds of a 64-bit LCG step
-// mixed with a xorshift, so the compiler cannot fold it away.
+// cpuWork is goro's /cpu loop step for step (server/src/handlers.cpp): n rounds
+// of xorshift64 from the same seed, so both servers do identical work and answer
+// the same hex digest.
 func cpuWork(n int64) uint64 {
-	x := uint64(0x9E3779B97F4A7C15)
+	x := uint64(88172645463325252)
 	for i := int64(0); i < n; i++ {
-		x = x*6364136223846793005 + 1442695040888963407
-		x ^= x >> 29
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
 	}
 	return x
 }
 
-func intParam(r *http.Request, key string, def, max int64) (int64, bool) {
+// intParam parses a required decimal query parameter in [0, max], as goro does.
+func intParam(r *http.Request, key string, max int64) (int64, bool) {
 	s := r.URL.Query().Get(key)
 	if s == "" {
-		return def, true
+		return 0, false
 	}
 	v, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || v < 0 || v > max {
@@ -78,7 +81,7 @@ func main() {
 	})
 	mux.HandleFunc("/sleep", func(w http.ResponseWriter, r *http.Request) {
 		requests.Add(1)
-		ms, ok := intParam(r, "ms", 100, maxSleepMs)
+		ms, ok := intParam(r, "ms", maxSleepMs)
 		if !ok {
 			http.Error(w, "bad ms", http.StatusBadRequest)
 			return
@@ -88,7 +91,7 @@ func main() {
 	})
 	mux.HandleFunc("/cpu", func(w http.ResponseWriter, r *http.Request) {
 		requests.Add(1)
-		n, ok := intParam(r, "n", 100000, maxCPUIter)
+		n, ok := intParam(r, "n", maxCPUIter)
 		if !ok {
 			http.Error(w, "bad n", http.StatusBadRequest)
 			return
