@@ -1,0 +1,73 @@
+// goro/net/conn.hpp — one accepted (or connected) TCP connection.
+//
+// Error convention (liburing's): functions return >= 0 on success and a
+// negative errno on failure.  -ETIMEDOUT means the deadline passed first,
+// -ECANCELED that an Interrupt fired.  Mapping errors to HTTP statuses happens
+// in one place in the server, never here.
+//
+// Who may call what: read/write/wait_readable/close belong to the one thread
+// (or goroutine) that serves the connection.  shutdown() may be called from
+// any thread while the connection is open; it wakes that owner.
+#pragma once
+
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <span>
+#include <string>
+
+#include "goro/net/deadline.hpp"
+
+namespace goro::net {
+
+class Interrupt;
+
+class Conn {
+ public:
+  Conn() = default;
+  explicit Conn(int fd) noexcept : fd_(fd) {}
+  Conn(Conn&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  Conn& operator=(Conn&& o) noexcept;
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
+  ~Conn() { close(); }
+
+  // Connects to host:port (numeric IPv4/IPv6); for tests and clients.
+  static int connect(Conn& out, const std::string& host, int port, Deadline d = kNoDeadline);
+
+  int fd() const { return fd_; }
+  bool is_open() const { return fd_ >= 0; }
+
+  // Reads up to buf.size() bytes.  Returns the count (0 = peer closed) or -errno.
+  ssize_t read(std::span<char> buf, Deadline d);
+
+  // Waits until bytes (or EOF) can be read, the deadline passes (-ETIMEDOUT)
+  // or `intr` fires (-ECANCELED).  Returns 0 when readable.
+  int wait_readable(Deadline d, const Interrupt* intr = nullptr);
+
+  // True if a read would not block right now.
+  bool readable_now();
+
+  // Writes every byte of every buffer; handles short writes.  0 or -errno.
+  int write_all(std::span<const iovec> bufs, Deadline d);
+  int write_all(std::string_view s, Deadline d);
+
+  // Shuts both directions down; wakes a blocked owner.  Any thread.
+  void shutdown();
+
+  // Ends politely before close(): shuts the write side, then reads and
+  // discards what the peer still sends (at most `max_bytes`, until `d` or
+  // EOF) so the kernel does not answer unread data with a RST that destroys
+  // the response in flight.  Does not close the descriptor.
+  void linger(Deadline d, size_t max_bytes = 256 * 1024);
+
+  void close();
+
+  // "ip:port" of the peer, or "-" if unknown.
+  std::string peer() const;
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace goro::net

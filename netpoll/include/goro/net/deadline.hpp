@@ -1,0 +1,26 @@
+// goro/net/deadline.hpp — absolute deadlines for blocking I/O.
+//
+// Every blocking operation in goro::net takes an absolute steady-clock
+// deadline rather than a relative timeout, so a loop of partial reads or
+// writes cannot stretch the total wait (a slowloris client trickling one byte
+// per second still hits the header deadline).
+#pragma once
+
+#include <chrono>
+
+namespace goro::net {
+
+using Clock = std::chrono::steady_clock;
+using Deadline = Clock::time_point;
+
+inline constexpr Deadline kNoDeadline = Deadline::max();
+
+inline Deadline deadline_in(Clock::duration d) {
+  return d == Clock::duration::max() ? kNoDeadline : Clock::now() + d;
+}
+
+// Milliseconds until d for poll(2): -1 for no deadline, rounded up so a wait
+// never ends before the deadline, 0 once it has passed.
+int poll_timeout_ms(Deadline d);
+
+}  // namespace goro::net

@@ -1,0 +1,32 @@
+// goro/net/interrupt.hpp — a one-shot broadcast that wakes idle waiters.
+//
+// The server fires it once when graceful shutdown begins: every connection
+// parked waiting for its next request wakes, sees the server draining, and
+// closes (after serving any request already in its socket buffer).
+#pragma once
+
+#include <atomic>
+
+namespace goro::net {
+
+class Interrupt {
+ public:
+  Interrupt();
+  ~Interrupt();
+  Interrupt(const Interrupt&) = delete;
+  Interrupt& operator=(const Interrupt&) = delete;
+
+  // Fires the interrupt.  Idempotent; any thread may call it (not a signal
+  // handler: use a thread that waits for signals).
+  void fire();
+  bool fired() const { return fired_.load(std::memory_order_acquire); }
+
+  // An eventfd that becomes (and stays) readable once fired, for poll(2).
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+  std::atomic<bool> fired_{false};
+};
+
+}  // namespace goro::net

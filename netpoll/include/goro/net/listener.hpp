@@ -1,0 +1,39 @@
+// goro/net/listener.hpp — a listening TCP socket.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "goro/net/conn.hpp"
+
+namespace goro::net {
+
+class Interrupt;
+
+class Listener {
+ public:
+  Listener() = default;
+  Listener(Listener&& o) noexcept : fd_(o.fd_), port_(o.port_) { o.fd_ = -1; }
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+  ~Listener() { close(); }
+
+  // Binds host:port (numeric address; port 0 picks a free one) with
+  // SO_REUSEADDR and listens.  Returns 0 or -errno; `what` names the step
+  // that failed ("bind", "listen", ...) for the error message.
+  int listen(const std::string& host, int port, int backlog, const char** what);
+
+  // Waits for a connection.  Returns 0 and fills `out` (non-blocking, no
+  // Nagle), -ECANCELED when `intr` fires, or -errno (EMFILE, ...).
+  int accept(Conn& out, const Interrupt* intr);
+
+  int port() const { return port_; }
+  int fd() const { return fd_; }
+  void close();
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+}  // namespace goro::net

@@ -1,0 +1,39 @@
+// goro/http/config.hpp — everything the command line can set.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+#include "goro/http/parser.hpp"
+
+namespace goro::http {
+
+enum class Mode {
+  thread,  // one OS thread per connection, blocking syscalls
+  pool,    // a fixed pool of threads and a queue of accepted connections
+};
+
+std::string_view to_string(Mode m);
+
+struct Config {
+  Mode mode = Mode::thread;
+  // Pool size.  64 lets a pool overlap 64 slow (/sleep) requests while
+  // staying far below the thread counts that make thread mode expensive.
+  int threads = 64;
+  std::string bind = "0.0.0.0";
+  int port = 8080;
+  // Accept queue; the kernel caps it at net.core.somaxconn (4096 on Debian 12).
+  int backlog = 4096;
+  std::string root = "www";
+  // Connections served at once; one over gets 503.  Below `ulimit -n`.
+  size_t max_conns = 10000;
+  ParserLimits limits;
+  std::chrono::milliseconds header_timeout{std::chrono::seconds(10)};
+  std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};
+  std::chrono::milliseconds write_timeout{std::chrono::seconds(30)};
+  std::chrono::milliseconds shutdown_timeout{std::chrono::seconds(10)};
+  std::string access_log;  // path, "-" for stdout, "" for none
+};
+
+}  // namespace goro::http

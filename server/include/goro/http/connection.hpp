@@ -1,0 +1,47 @@
+// goro/http/connection.hpp — the per-connection loop, shared by every mode.
+//
+// read → parse (llhttp) → dispatch → write, repeated while the connection
+// is kept alive.  It blocks only through goro::net::Conn, so the same code
+// runs on an OS thread (thread, pool) or a goroutine.
+//
+// Timeouts, all absolute deadlines (net/deadline.hpp):
+//   header  — from accept (first request) or the first byte (later ones)
+//             until the header block is complete: 408 and close;
+//   idle    — waiting for the next request on a kept-alive connection, and
+//             between body reads: close (408 if mid-body);
+//   write   — for each response: close.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+
+#include "goro/http/access_log.hpp"
+#include "goro/http/config.hpp"
+#include "goro/http/metrics.hpp"
+#include "goro/http/router.hpp"
+#include "goro/net/conn.hpp"
+#include "goro/net/interrupt.hpp"
+
+namespace goro::http {
+
+// What the loop needs from its server.  Shared read-only by all connections.
+struct ConnEnv {
+  const Config& config;
+  const Router& router;
+  const Context& context;
+  Metrics& metrics;
+  // Fired when graceful shutdown begins: idle connections close, busy ones
+  // answer their current request with "Connection: close".
+  const net::Interrupt& draining;
+  AccessLog* access_log = nullptr;
+  // Pool mode: connections waiting for a thread.  While any wait, a response
+  // closes its connection instead of keeping it (Tomcat's BIO connector does
+  // the same), so a fixed pool cannot be held forever by kept-alive clients.
+  const std::atomic<size_t>* waiting = nullptr;
+};
+
+// Serves `conn` until it closes, fails or times out.  Never throws; closes
+// nothing (the caller owns `conn`).
+void serve_connection(net::Conn& conn, const ConnEnv& env);
+
+}  // namespace goro::http

@@ -1,0 +1,26 @@
+// goro/http/metrics.hpp — server counters for /debug/vars.
+//
+// Relaxed atomics: each is an independent counter, read only for reporting.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace goro::http {
+
+struct Metrics {
+  std::atomic<uint64_t> accepted{0};
+  std::atomic<uint64_t> rejected{0};  // over --max-conns: answered 503
+  std::atomic<int64_t> active{0};     // connections being served or queued
+  std::atomic<uint64_t> requests{0};
+  std::atomic<uint64_t> status_2xx{0}, status_3xx{0}, status_4xx{0}, status_5xx{0};
+  std::atomic<uint64_t> handler_exceptions{0};
+  std::atomic<uint64_t> timeouts{0};  // 408s and idle closes
+
+  void count_status(int status) {
+    auto& c = status < 300 ? status_2xx : status < 400 ? status_3xx : status < 500 ? status_4xx : status_5xx;
+    c.fetch_add(1, std::memory_order_relaxed);
+  }
+};
+
+}  // namespace goro::http

@@ -1,0 +1,39 @@
+// goro/http/response.hpp — a response and its wire form.
+#pragma once
+
+#include <fmt/format.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "goro/http/request.hpp"
+#include "goro/net/file.hpp"
+
+namespace goro::http {
+
+struct Response {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::vector<Header> headers;  // extra headers (Allow, Retry-After, ...)
+  std::string body;
+  net::File file;      // when open, the body is streamed from it instead
+  bool close = false;  // the connection closes after this response
+
+  static Response text(int status, std::string body);
+  // A short plain-text error page: "<code> <reason>: <detail>\n".
+  static Response error(int status, std::string_view detail = {});
+  uint64_t content_length() const { return file.is_open() ? file.size() : body.size(); }
+};
+
+std::string_view reason_phrase(int status);
+
+// Appends the status line and headers, always with Date, Server and
+// Content-Length (even for HEAD, where the body is not sent).
+void write_head(fmt::memory_buffer& out, const Response& r, bool keep_alive);
+
+// The current time as an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"),
+// formatted at most once a second per thread.
+std::string_view http_date();
+
+}  // namespace goro::http

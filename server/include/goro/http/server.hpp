@@ -1,0 +1,85 @@
+// goro/http/server.hpp — the listener, the execution modes, shutdown.
+//
+//   thread: the acceptor starts one OS thread per connection (detached); the
+//           thread runs serve_connection and exits with the connection.
+//   pool:   --threads workers take accepted connections from a FIFO queue
+//           and serve each until it closes.
+//
+// Graceful shutdown (shutdown(), e.g. on SIGTERM): the listener closes, idle
+// connections close, connections mid-request finish that request with
+// "Connection: close"; serve() returns when none are left or, after
+// --shutdown-timeout, shuts the rest down by force.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "goro/http/access_log.hpp"
+#include "goro/http/config.hpp"
+#include "goro/http/connection.hpp"
+#include "goro/http/metrics.hpp"
+#include "goro/http/router.hpp"
+#include "goro/net/interrupt.hpp"
+#include "goro/net/listener.hpp"
+
+namespace goro::http {
+
+class Server {
+ public:
+  explicit Server(Config cfg, Router router = default_router());
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and listens.  Throws std::runtime_error saying what failed.
+  void listen();
+  int port() const { return listener_.port(); }
+
+  // Accepts and serves until shutdown() and the drain are done.  Returns
+  // true if every connection finished before --shutdown-timeout.
+  bool serve();
+
+  // Begins graceful shutdown.  Any thread; not from a signal handler.
+  void shutdown() { draining_.fire(); }
+
+  const Metrics& metrics() const { return metrics_; }
+  const Config& config() const { return cfg_; }
+
+ private:
+  void track(net::Conn* c);
+  void serve_and_release(std::unique_ptr<net::Conn> c);
+  void reject(net::Conn& c);
+  void pool_worker();
+  bool drain();
+
+  Config cfg_;
+  Router router_;
+  Metrics metrics_;
+  net::Listener listener_;
+  net::Interrupt draining_;
+  int root_fd_ = -1;
+  std::unique_ptr<AccessLog> access_log_;
+  Context context_;
+  ConnEnv env_;
+
+  // Every connection being served or queued, so shutdown can reach them.
+  // Guarded by mu_.  A Conn is open for as long as it is in the set.
+  std::mutex mu_;
+  std::condition_variable all_done_;  // signalled when conns_ becomes empty
+  std::unordered_set<net::Conn*> conns_;
+
+  // Pool mode.  queue_ and stop_ guarded by mu_; waiting_ mirrors
+  // queue_.size() for lock-free reads by the connection loop.
+  std::condition_variable work_;
+  std::deque<std::unique_ptr<net::Conn>> queue_;
+  std::atomic<size_t> waiting_{0};
+  bool stop_ = false;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace goro::http

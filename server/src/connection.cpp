@@ -1,0 +1,143 @@
+#include "goro/http/connection.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/uio.h>
+
+#include <cerrno>
+#include <memory>
+
+#include "goro/http/parser.hpp"
+
+namespace goro::http {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// Read buffer per connection.  16 KiB holds a typical request (and a few
+// pipelined ones) in one read; the parser copies what it keeps, so larger
+// requests just take more reads.
+constexpr size_t kReadBufferBytes = 16 * 1024;
+// File bodies stream through a buffer of this size (one read + one write).
+constexpr size_t kFileChunkBytes = 64 * 1024;
+// After an error response, how long we keep reading what the client still
+// sends before closing, so the response is not destroyed by a RST.
+constexpr auto kLingerTime = 1s;
+
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+// Writes head + body (or the file).  0 or -errno.
+int write_response(net::Conn& conn, const Response& r, bool keep_alive, bool head_only, net::Deadline d) {
+  fmt::memory_buffer head;
+  write_head(head, r, keep_alive);
+  if (head_only || (!r.file.is_open() && r.body.empty())) return conn.write_all({head.data(), head.size()}, d);
+  if (!r.file.is_open()) {
+    iovec iov[2] = {{head.data(), head.size()}, {const_cast<char*>(r.body.data()), r.body.size()}};
+    return conn.write_all(std::span<const iovec>(iov, 2), d);
+  }
+  if (int e = conn.write_all({head.data(), head.size()}, d); e < 0) return e;
+  auto chunk = std::make_unique<char[]>(kFileChunkBytes);
+  auto& file = const_cast<net::File&>(r.file);
+  for (uint64_t off = 0; off < file.size();) {
+    ssize_t n = file.pread({chunk.get(), kFileChunkBytes}, off);
+    if (n <= 0) return n < 0 ? static_cast<int>(n) : -EIO;  // file shrank: the length we sent is a lie
+    if (int e = conn.write_all({chunk.get(), static_cast<size_t>(n)}, d); e < 0) return e;
+    off += static_cast<uint64_t>(n);
+  }
+  return 0;
+}
+
+// Answers with an error page and closes.
+void fail(net::Conn& conn, const ConnEnv& env, int status, std::string_view why) {
+  Response r = Response::error(status, why);
+  env.metrics.count_status(status);
+  write_response(conn, r, /*keep_alive=*/false, false, net::deadline_in(env.config.write_timeout));
+  conn.linger(net::deadline_in(kLingerTime));
+}
+
+}  // namespace
+
+void serve_connection(net::Conn& conn, const ConnEnv& env) {
+  const Config& cfg = env.config;
+  RequestParser parser(cfg.limits);
+  auto buf = std::make_unique<char[]>(kReadBufferBytes);
+  size_t start = 0, end = 0;  // unparsed bytes are buf[start, end)
+  net::Deadline first_deadline = net::deadline_in(cfg.header_timeout);
+  bool first = true;
+  std::string peer;
+
+  for (;;) {
+    // 1. Wait for the first byte of the next request.
+    if (start == end) {
+      start = end = 0;
+      int r = env.draining.fired()
+                  ? -ECANCELED
+                  : conn.wait_readable(first ? first_deadline : net::deadline_in(cfg.idle_timeout), &env.draining);
+      if (r == -ECANCELED && !conn.readable_now()) return;  // shutting down and nothing was sent
+      if (r == -ETIMEDOUT) {
+        env.metrics.timeouts.fetch_add(1, std::memory_order_relaxed);
+        return;  // idle: close without a word, as browsers expect
+      }
+      if (r < 0 && r != -ECANCELED) return;
+    }
+    net::Deadline header_deadline = first ? first_deadline : net::deadline_in(cfg.header_timeout);
+    auto began = net::Clock::now();
+
+    // 2. Read until the parser hands out a whole request.
+    for (;;) {
+      if (start < end) {
+        auto step = parser.feed({buf.get() + start, end - start});
+        start += step.consumed;
+        if (step.event == RequestParser::Event::request) break;
+        if (step.event == RequestParser::Event::error) {
+          spdlog::debug("bad request: {} {}", parser.error_status(), parser.error_reason());
+          return fail(conn, env, parser.error_status(), parser.error_reason());
+        }
+        if (step.event == RequestParser::Event::expect_continue) {
+          if (conn.write_all(kContinue, net::deadline_in(cfg.write_timeout)) < 0) return;
+          continue;
+        }
+      }
+      start = end = 0;
+      net::Deadline d = parser.headers_done() ? net::deadline_in(cfg.idle_timeout) : header_deadline;
+      ssize_t n = conn.read({buf.get(), kReadBufferBytes}, d);
+      if (n == -ETIMEDOUT) {
+        env.metrics.timeouts.fetch_add(1, std::memory_order_relaxed);
+        return fail(conn, env, 408, parser.headers_done() ? "body not received in time" : "headers not received in time");
+      }
+      if (n <= 0) return;  // peer closed or reset: there is no one to answer
+      end = static_cast<size_t>(n);
+    }
+    first = false;
+
+    // 3. Dispatch.  A handler's exception becomes a 500; the server goes on.
+    Request req = parser.take();
+    env.metrics.requests.fetch_add(1, std::memory_order_relaxed);
+    Response resp;
+    try {
+      resp = env.router.dispatch(req, env.context);
+    } catch (const std::exception& e) {
+      env.metrics.handler_exceptions.fetch_add(1, std::memory_order_relaxed);
+      spdlog::error("handler for {} {} threw: {}", req.method, req.target, e.what());
+      resp = Response::error(500, "the handler failed");
+    } catch (...) {
+      env.metrics.handler_exceptions.fetch_add(1, std::memory_order_relaxed);
+      spdlog::error("handler for {} {} threw a non-exception", req.method, req.target);
+      resp = Response::error(500, "the handler failed");
+    }
+
+    // 4. Answer, and decide whether to keep the connection.
+    bool keep = req.keep_alive && !resp.close && !env.draining.fired() &&
+                !(env.waiting && env.waiting->load(std::memory_order_relaxed) > 0);
+    int w = write_response(conn, resp, keep, req.method == "HEAD", net::deadline_in(cfg.write_timeout));
+    env.metrics.count_status(resp.status);
+    if (env.access_log) {
+      if (peer.empty()) peer = conn.peer();
+      env.access_log->record(peer, req, resp.status, w < 0 ? 0 : resp.content_length(), net::Clock::now() - began);
+    }
+    if (w < 0) return;
+    if (!keep) return conn.linger(net::deadline_in(kLingerTime));
+  }
+}
+
+}  // namespace goro::http

@@ -1,0 +1,180 @@
+// The built-in endpoints.  Each is ordinary blocking code; see router.hpp.
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "goro/http/router.hpp"
+#include "goro/time.hpp"
+
+namespace goro::http {
+
+namespace {
+
+// /sleep stands in for a slow database call; 10 s bounds how long one
+// request can hold a thread (or goroutine) and stays under the default
+// header/idle timeouts' scale.
+constexpr uint64_t kMaxSleepMs = 10'000;
+// /cpu iterations: 50 M xorshift steps take ~50-100 ms here, enough to show
+// CPU-bound behaviour without letting one request monopolize a core.
+constexpr uint64_t kMaxCpuIterations = 50'000'000;
+
+// Parses a decimal query parameter in [0, max].  Returns false and fills
+// `err` with a message for the 400 page otherwise.
+bool number_param(const Request& req, std::string_view name, uint64_t max, uint64_t& out, std::string& err) {
+  auto v = req.query_param(name);
+  if (!v || v->empty()) {
+    err = fmt::format("missing ?{}=N", name);
+    return false;
+  }
+  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
+  if (ec != std::errc{} || end != v->data() + v->size() || out > max) {
+    err = fmt::format("{} must be an integer from 0 to {}", name, max);
+    return false;
+  }
+  return true;
+}
+
+Response hello(const Request&, const Context&) { return Response::text(200, "Hello, World!\n"); }
+
+Response sleep(const Request& req, const Context&) {
+  uint64_t ms;
+  std::string err;
+  if (!number_param(req, "ms", kMaxSleepMs, ms, err)) return Response::error(400, err);
+  goro::sleep_for(std::chrono::milliseconds(ms));
+  return Response::text(200, fmt::format("slept {} ms\n", ms));
+}
+
+Response cpu(const Request& req, const Context&) {
+  uint64_t n;
+  std::string err;
+  if (!number_param(req, "n", kMaxCpuIterations, n, err)) return Response::error(400, err);
+  // xorshift64: deterministic, cannot be folded into a closed form.
+  uint64_t x = 88172645463325252ull;
+  for (uint64_t i = 0; i < n; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+  }
+  return Response::text(200, fmt::format("{:016x}\n", x));
+}
+
+Response echo(const Request& req, const Context&) {
+  Response r = Response::text(200, req.body);
+  const std::string* ct = req.header("Content-Type");
+  r.content_type = ct ? *ct : "application/octet-stream";
+  return r;
+}
+
+int hex(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Percent-decodes a path.  Fails on a bad escape or an encoded NUL.
+bool percent_decode(std::string_view in, std::string& out) {
+  out.clear();
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out += in[i];
+      continue;
+    }
+    if (i + 2 >= in.size()) return false;
+    int hi = hex(in[i + 1]), lo = hex(in[i + 2]);
+    if (hi < 0 || lo < 0) return false;
+    char c = static_cast<char>(hi * 16 + lo);
+    if (c == '\0') return false;
+    out += c;
+    i += 2;
+  }
+  return true;
+}
+
+std::string_view content_type_for(std::string_view path) {
+  struct Entry {
+    std::string_view ext, type;
+  };
+  static constexpr Entry kTypes[] = {
+      {".html", "text/html; charset=utf-8"}, {".htm", "text/html; charset=utf-8"},
+      {".css", "text/css; charset=utf-8"},   {".js", "text/javascript; charset=utf-8"},
+      {".json", "application/json"},         {".txt", "text/plain; charset=utf-8"},
+      {".md", "text/markdown; charset=utf-8"}, {".xml", "application/xml"},
+      {".svg", "image/svg+xml"},             {".png", "image/png"},
+      {".jpg", "image/jpeg"},                {".jpeg", "image/jpeg"},
+      {".gif", "image/gif"},                 {".webp", "image/webp"},
+      {".ico", "image/x-icon"},              {".wasm", "application/wasm"},
+      {".pdf", "application/pdf"},           {".woff2", "font/woff2"},
+      {".mp4", "video/mp4"},
+  };
+  auto slash = path.rfind('/');
+  auto dot = path.rfind('.');
+  if (dot != std::string_view::npos && (slash == std::string_view::npos || dot > slash)) {
+    std::string_view ext = path.substr(dot);
+    for (const auto& e : kTypes)
+      if (iequals(e.ext, ext)) return e.type;
+  }
+  return "application/octet-stream";
+}
+
+Response static_file(const Request& req, const Context& ctx) {
+  std::string rel;
+  if (!percent_decode(req.path().substr(std::string_view("/static/").size()), rel))
+    return Response::error(400, "bad percent-encoding in path");
+  // Refuse ".." outright (even where it would stay inside the root): a
+  // traversal attempt is never a legitimate link.  openat2 below also stops
+  // symlinks that lead out.
+  std::string_view rest = rel;
+  while (!rest.empty()) {
+    auto slash = rest.find('/');
+    if (rest.substr(0, slash) == "..") return Response::error(403, "path leaves the root");
+    if (slash == std::string_view::npos) break;
+    rest.remove_prefix(slash + 1);
+  }
+  while (!rel.empty() && rel.front() == '/') rel.erase(0, 1);
+  if (rel.empty() || ctx.root_fd < 0) return Response::error(404, "no such file");
+  Response r;
+  int e = r.file.open_beneath(ctx.root_fd, rel.c_str());
+  if (e == -EXDEV || e == -ELOOP) return Response::error(403, "path leaves the root");
+  if (e == -EACCES || e == -EPERM) return Response::error(403, "not readable");
+  if (e < 0) return Response::error(404, "no such file");
+  r.content_type = content_type_for(rel);
+  return r;
+}
+
+Response debug_vars(const Request&, const Context& ctx) {
+  const Metrics& m = ctx.metrics;
+  auto up = std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx.started).count();
+  auto ld = [](const auto& a) { return a.load(std::memory_order_relaxed); };
+  Response r = Response::text(
+      200, fmt::format("{{\"mode\": \"{}\", \"uptime_seconds\": {:.3f}, \"connections\": {{\"accepted\": {}, "
+                       "\"active\": {}, \"rejected\": {}}}, \"requests\": {}, \"responses\": {{\"2xx\": {}, "
+                       "\"3xx\": {}, \"4xx\": {}, \"5xx\": {}}}, \"handler_exceptions\": {}, \"timeouts\": {}}}\n",
+                       to_string(ctx.config.mode), up, ld(m.accepted), ld(m.active), ld(m.rejected),
+                       ld(m.requests), ld(m.status_2xx), ld(m.status_3xx), ld(m.status_4xx), ld(m.status_5xx),
+                       ld(m.handler_exceptions), ld(m.timeouts)));
+  r.content_type = "application/json";
+  return r;
+}
+
+// Shows that a handler's exception becomes a 500 and the server goes on.
+Response debug_throw(const Request&, const Context&) { throw std::runtime_error("handler threw on purpose (/debug/throw)"); }
+
+}  // namespace
+
+Router default_router() {
+  Router r;
+  r.add({"GET"}, "/", hello);
+  r.add({"GET"}, "/sleep", sleep);
+  r.add({"GET"}, "/cpu", cpu);
+  r.add({"POST", "PUT"}, "/echo", echo);
+  r.add({"GET"}, "/static/", static_file, /*prefix=*/true);
+  r.add({"GET"}, "/debug/vars", debug_vars);
+  r.add({"GET"}, "/debug/throw", debug_throw);
+  return r;
+}
+
+}  // namespace goro::http

@@ -1,0 +1,136 @@
+// goro — an HTTP/1.1 server that runs the same handlers under different
+// execution models, so they can be load-tested side by side.
+//
+//   goro --port 8080                  # thread mode (the default for now)
+//   goro --mode=pool --threads=64
+//   goro --help
+#include <CLI/CLI.hpp>
+#include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include "goro/http/server.hpp"
+
+namespace {
+
+using goro::http::Config;
+using goro::http::Mode;
+
+// Parses "250ms", "10s", "2m" or a bare number of seconds.
+std::string parse_duration(const std::string& in, std::chrono::milliseconds& out) {
+  double v = 0;
+  auto [end, ec] = std::from_chars(in.data(), in.data() + in.size(), v);
+  if (ec != std::errc{} || v < 0) return "expected a duration like 500ms, 10s or 2m";
+  std::string_view unit(end, in.data() + in.size() - end);
+  double ms;
+  if (unit == "ms") ms = v;
+  else if (unit == "s" || unit.empty()) ms = v * 1000;
+  else if (unit == "m") ms = v * 60'000;
+  else return "unknown unit '" + std::string(unit) + "' (use ms, s or m)";
+  out = std::chrono::milliseconds(static_cast<long long>(ms));
+  return {};
+}
+
+void add_duration(CLI::App& app, const std::string& name, std::chrono::milliseconds& target, const std::string& help) {
+  app.add_option_function<std::string>(
+         name,
+         [&target, name](const std::string& s) {
+           if (auto err = parse_duration(s, target); !err.empty()) throw CLI::ValidationError(name, err);
+         },
+         help + " (default " + std::to_string(target.count()) + "ms)")
+      ->type_name("DURATION");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Config cfg;
+  std::string log_level = "info";
+  CLI::App app{
+      "goro: an HTTP/1.1 server that runs the same handlers under different execution models.\n"
+      "Endpoints: /  /sleep?ms=N  /cpu?n=N  POST /echo  /static/<path>  /debug/vars  /debug/throw"};
+  app.set_version_flag("--version", "goro 0.1.0");
+  std::string mode = "thread";
+  app.add_option("--mode", mode,
+                 "execution model: thread = one OS thread per connection; pool = --threads workers and a "
+                 "queue of connections (goroutine mode is not built yet)")
+      ->check(CLI::IsMember({"thread", "pool"}))
+      ->capture_default_str();
+  app.add_option("--threads", cfg.threads, "pool size for --mode=pool")->check(CLI::Range(1, 100000))->capture_default_str();
+  app.add_option("--bind", cfg.bind, "numeric address to listen on")->capture_default_str();
+  app.add_option("--port", cfg.port, "TCP port; 0 picks a free one (logged)")->check(CLI::Range(0, 65535))->capture_default_str();
+  app.add_option("--backlog", cfg.backlog, "listen(2) backlog")->check(CLI::Range(1, 1 << 20))->capture_default_str();
+  app.add_option("--root", cfg.root, "directory served under /static/")->capture_default_str();
+  app.add_option("--max-conns", cfg.max_conns, "connections served at once; more get 503")
+      ->check(CLI::Range(1, 10'000'000))->capture_default_str();
+  app.add_option("--max-header-bytes", cfg.limits.max_header_bytes, "request line + headers; more get 431")
+      ->check(CLI::Range(256, 64 << 20))->capture_default_str();
+  app.add_option("--max-body-bytes", cfg.limits.max_body_bytes, "request body; more get 413")
+      ->check(CLI::Range(0, 1 << 30))->capture_default_str();
+  add_duration(app, "--header-timeout", cfg.header_timeout, "time to send a request's headers; then 408");
+  add_duration(app, "--idle-timeout", cfg.idle_timeout, "keep-alive wait for the next request; then close");
+  add_duration(app, "--write-timeout", cfg.write_timeout, "time to write one response; then close");
+  add_duration(app, "--shutdown-timeout", cfg.shutdown_timeout,
+               "on SIGINT/SIGTERM, time for in-flight requests before connections are closed by force");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+  app.add_option("--access-log", cfg.access_log, "append one line per request to this file (- = stdout)");
+  CLI11_PARSE(app, argc, argv);
+  cfg.mode = mode == "pool" ? Mode::pool : Mode::thread;
+
+  auto logger = spdlog::stderr_color_mt("goro");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  spdlog::set_level(spdlog::level::from_str(log_level));
+
+  // Signals go to one thread that waits for them (sigwait), so shutdown runs
+  // as ordinary code.  Block them before any other thread exists.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  std::unique_ptr<goro::http::Server> server;
+  try {
+    server = std::make_unique<goro::http::Server>(cfg);
+    server->listen();
+  } catch (const std::exception& e) {
+    spdlog::critical("goro: {}", e.what());
+    return 1;
+  }
+  spdlog::info(
+      "goro listening on {}:{} mode={} threads={} max_conns={} max_header_bytes={} max_body_bytes={} "
+      "header_timeout={}ms idle_timeout={}ms write_timeout={}ms shutdown_timeout={}ms root={}",
+      cfg.bind, server->port(), to_string(cfg.mode), cfg.mode == Mode::pool ? cfg.threads : 0, cfg.max_conns,
+      cfg.limits.max_header_bytes, cfg.limits.max_body_bytes, cfg.header_timeout.count(), cfg.idle_timeout.count(),
+      cfg.write_timeout.count(), cfg.shutdown_timeout.count(), cfg.root);
+  spdlog::default_logger()->flush();
+
+  std::thread([&server, sigs] {
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    spdlog::info("{}: shutting down gracefully (again to exit at once)", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    server->shutdown();
+    sigwait(&sigs, &sig);
+    spdlog::warn("second signal: exiting now");
+    spdlog::default_logger()->flush();
+    std::_Exit(1);
+  }).detach();
+
+  bool graceful = server->serve();
+  spdlog::info("goro stopped ({})", graceful ? "all connections finished" : "some connections closed by force");
+  spdlog::default_logger()->flush();
+  // Threads still inside a handler after a forced close must not run into
+  // destroyed globals: leave without running destructors.
+  if (!graceful) std::_Exit(0);
+  return 0;
+}

@@ -1,0 +1,189 @@
+#include "goro/http/server.hpp"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <spdlog/spdlog.h>
+#include <stdexcept>
+
+namespace goro::http {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// Sent without reading the request when --max-conns is reached.
+constexpr std::string_view kOverloaded =
+    "HTTP/1.1 503 Service Unavailable\r\nServer: goro\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    "Content-Length: 47\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+    "503 Service Unavailable: too many connections\n";
+
+// After a forced close, how long serve() waits for handlers to notice.
+constexpr auto kForceGrace = 2s;
+
+}  // namespace
+
+std::string_view to_string(Mode m) { return m == Mode::thread ? "thread" : "pool"; }
+
+Server::Server(Config cfg, Router router)
+    : cfg_(std::move(cfg)),
+      router_(std::move(router)),
+      context_{cfg_, metrics_, -1, std::chrono::steady_clock::now()},
+      env_{cfg_, router_, context_, metrics_, draining_} {
+  root_fd_ = ::open(cfg_.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd_ < 0) spdlog::warn("--root {}: {}; /static/ will answer 404", cfg_.root, std::strerror(errno));
+  context_.root_fd = root_fd_;
+  if (!cfg_.access_log.empty()) {
+    access_log_ = std::make_unique<AccessLog>(cfg_.access_log);
+    env_.access_log = access_log_.get();
+  }
+  if (cfg_.mode == Mode::pool) env_.waiting = &waiting_;
+}
+
+Server::~Server() {
+  if (root_fd_ >= 0) ::close(root_fd_);
+}
+
+void Server::listen() {
+  const char* what = "";
+  int e = listener_.listen(cfg_.bind, cfg_.port, cfg_.backlog, &what);
+  if (e == -EINVAL && std::string_view(what) == "address")
+    throw std::runtime_error(fmt::format("--bind {}: not a numeric IPv4 or IPv6 address", cfg_.bind));
+  if (e < 0) throw std::runtime_error(fmt::format("{} {}:{}: {}", what, cfg_.bind, cfg_.port, std::strerror(-e)));
+}
+
+void Server::track(net::Conn* c) {
+  std::lock_guard lk(mu_);
+  conns_.insert(c);
+  metrics_.active.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Server::serve_and_release(std::unique_ptr<net::Conn> c) {
+  serve_connection(*c, env_);
+  std::lock_guard lk(mu_);
+  conns_.erase(c.get());
+  c->close();  // under mu_: drain() may be calling shutdown() on it
+  metrics_.active.fetch_sub(1, std::memory_order_relaxed);
+  if (conns_.empty()) all_done_.notify_all();
+}
+
+void Server::reject(net::Conn& c) {
+  metrics_.rejected.fetch_add(1, std::memory_order_relaxed);
+  // Take what the client already sent, so close() does not turn it into a RST
+  // that would destroy the 503; never wait for more.
+  char sink[4096];
+  while (c.read(sink, net::Clock::now()) > 0) {
+  }
+  c.write_all(kOverloaded, net::Clock::now() + 100ms);
+  ::shutdown(c.fd(), SHUT_WR);
+  c.close();
+}
+
+void Server::pool_worker() {
+  for (;;) {
+    std::unique_ptr<net::Conn> c;
+    {
+      std::unique_lock lk(mu_);
+      work_.wait(lk, [&] { return !queue_.empty() || stop_; });
+      if (queue_.empty()) return;
+      c = std::move(queue_.front());
+      queue_.pop_front();
+      waiting_.store(queue_.size(), std::memory_order_relaxed);
+    }
+    serve_and_release(std::move(c));
+  }
+}
+
+bool Server::serve() {
+  if (cfg_.mode == Mode::pool)
+    for (int i = 0; i < cfg_.threads; ++i) workers_.emplace_back([this] { pool_worker(); });
+
+  auto last_emfile_log = net::Clock::now() - 1h;
+  for (;;) {
+    net::Conn conn;
+    int e = listener_.accept(conn, &draining_);
+    if (e == -ECANCELED) break;
+    if (e == -EMFILE || e == -ENFILE || e == -ENOBUFS || e == -ENOMEM) {
+      // Out of descriptors: back off briefly as Go's net/http does, and say
+      // so at most once a second.
+      if (net::Clock::now() - last_emfile_log > 1s) {
+        spdlog::warn("accept: {}; retrying (raise ulimit -n or lower --max-conns)", std::strerror(-e));
+        last_emfile_log = net::Clock::now();
+      }
+      std::this_thread::sleep_for(10ms);
+      continue;
+    }
+    if (e < 0) {
+      spdlog::error("accept: {}", std::strerror(-e));
+      continue;
+    }
+    metrics_.accepted.fetch_add(1, std::memory_order_relaxed);
+    if (metrics_.active.load(std::memory_order_relaxed) >= static_cast<int64_t>(cfg_.max_conns)) {
+      reject(conn);
+      continue;
+    }
+    auto c = std::make_unique<net::Conn>(std::move(conn));
+    track(c.get());
+    if (cfg_.mode == Mode::thread) {
+      net::Conn* raw = c.release();  // the thread owns it once it starts
+      try {
+        std::thread([this, raw] { serve_and_release(std::unique_ptr<net::Conn>(raw)); }).detach();
+      } catch (const std::system_error& err) {
+        // The thread limit (or memory for its stack) ran out: this is the
+        // cost thread-per-connection pays.  Answer 503 instead.
+        spdlog::warn("cannot start a thread for a connection: {}", err.what());
+        std::unique_ptr<net::Conn> owned(raw);
+        {
+          std::lock_guard lk(mu_);
+          conns_.erase(raw);
+          metrics_.active.fetch_sub(1, std::memory_order_relaxed);
+        }
+        reject(*owned);
+      }
+    } else {
+      std::lock_guard lk(mu_);
+      queue_.push_back(std::move(c));
+      waiting_.store(queue_.size(), std::memory_order_relaxed);
+      work_.notify_one();
+    }
+  }
+  return drain();
+}
+
+bool Server::drain() {
+  listener_.close();  // new connections are refused from here on
+  size_t left;
+  {
+    std::lock_guard lk(mu_);
+    left = conns_.size();
+  }
+  spdlog::info("shutting down: {} connection(s) open; waiting up to {} ms", left, cfg_.shutdown_timeout.count());
+  work_.notify_all();  // pool workers serve what is queued, then idle closes
+
+  std::unique_lock lk(mu_);
+  bool graceful = all_done_.wait_for(lk, cfg_.shutdown_timeout, [&] { return conns_.empty(); });
+  if (!graceful) {
+    spdlog::warn("shutdown timeout: closing {} connection(s) by force", conns_.size());
+    for (net::Conn* c : conns_) c->shutdown();
+    all_done_.wait_for(lk, kForceGrace, [&] { return conns_.empty(); });
+  }
+  bool all_closed = conns_.empty();
+  stop_ = true;
+  work_.notify_all();
+  lk.unlock();
+  if (all_closed) {
+    for (auto& t : workers_) t.join();
+  } else {
+    // A handler still runs (it cannot be interrupted); the process exits
+    // around it.
+    for (auto& t : workers_) t.detach();
+  }
+  workers_.clear();
+  if (access_log_) access_log_->flush_all();
+  return graceful;
+}
+
+}  // namespace goro::http
