@@ -136,7 +136,12 @@ void serve_connection(net::Conn& conn, const ConnEnv& env) {
       env.access_log->record(peer, req, resp.status, w < 0 ? 0 : resp.content_length(), net::Clock::now() - began);
     }
     if (w < 0) return;
-    if (!keep) return conn.linger(net::deadline_in(kLingerTime));
+    if (!keep) {
+      // Linger only if the client sent more than we read (pipelined requests
+      // we will not answer): without unread data a plain close sends no RST.
+      if (start < end || conn.readable_now()) conn.linger(net::deadline_in(kLingerTime));
+      return;
+    }
   }
 }
 

@@ -25,6 +25,21 @@ int status_for(llhttp_errno_t e) {
 constexpr size_t kRequestLineOverhead = 16;
 constexpr size_t kHeaderLineOverhead = 4;
 
+// RFC 9110 token characters: what a header name may contain.  llhttp as
+// Debian builds it (not strict mode) lets spaces through, which opens the
+// door to request smuggling behind a proxy that reads names differently.
+bool is_token_char(unsigned char c) {
+  if (c >= '0' && c <= '9') return true;
+  if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
+  switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 const llhttp_settings_t RequestParser::settings_ = [] {
@@ -83,6 +98,8 @@ int RequestParser::on_url(llhttp_t* p, const char* at, size_t n) {
 int RequestParser::on_header_field(llhttp_t* p, const char* at, size_t n) {
   auto& s = self(p);
   if (!s.count_header_bytes(n)) return s.fail(431, "header block too large");
+  for (size_t i = 0; i < n; ++i)
+    if (!is_token_char(static_cast<unsigned char>(at[i]))) return s.fail(400, "invalid character in header name");
   // llhttp may deliver a name in pieces; a new name starts after a value.
   if (s.last_was_value_ || s.req_.headers.empty()) {
     if (!s.count_header_bytes(kHeaderLineOverhead)) return s.fail(431, "header block too large");
@@ -109,6 +126,7 @@ int RequestParser::on_headers_complete(llhttp_t* p) {
   r.version_major = llhttp_get_http_major(p);
   r.version_minor = llhttp_get_http_minor(p);
   r.keep_alive = llhttp_should_keep_alive(p) != 0;
+  if (r.version_major != 1) return s.fail(505, "only HTTP/1.0 and HTTP/1.1 are supported");
   if (r.method == "CONNECT") return s.fail(405, "CONNECT is not supported");
   if (llhttp_get_upgrade(p)) r.keep_alive = false;  // we answer, then close
 

@@ -1,6 +1,7 @@
 #include "goro/http/server.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -15,14 +16,13 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Sent without reading the request when --max-conns is reached.
-constexpr std::string_view kOverloaded =
-    "HTTP/1.1 503 Service Unavailable\r\nServer: goro\r\nContent-Type: text/plain; charset=utf-8\r\n"
-    "Content-Length: 47\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
-    "503 Service Unavailable: too many connections\n";
-
 // After a forced close, how long serve() waits for handlers to notice.
 constexpr auto kForceGrace = 2s;
+
+// A rejected client gets this long to read its 503 and close.  Beyond
+// kMaxLingering waiting at once (a flood), new rejects close at once.
+constexpr auto kRejectLinger = 1s;
+constexpr size_t kMaxLingering = 4096;
 
 }  // namespace
 
@@ -72,14 +72,44 @@ void Server::serve_and_release(std::unique_ptr<net::Conn> c) {
 
 void Server::reject(net::Conn& c) {
   metrics_.rejected.fetch_add(1, std::memory_order_relaxed);
-  // Take what the client already sent, so close() does not turn it into a RST
-  // that would destroy the 503; never wait for more.
-  char sink[4096];
-  while (c.read(sink, net::Clock::now()) > 0) {
-  }
-  c.write_all(kOverloaded, net::Clock::now() + 100ms);
+  // Sent without reading the request.  Never block the acceptor: the 503
+  // fits in an empty socket buffer.
+  Response r = Response::error(503, "too many connections");
+  r.headers.push_back({"Retry-After", "1"});
+  fmt::memory_buffer out;
+  write_head(out, r, /*keep_alive=*/false);
+  out.append(r.body);
+  c.write_all({out.data(), out.size()}, net::Clock::now());
   ::shutdown(c.fd(), SHUT_WR);
-  c.close();
+  std::lock_guard lk(linger_mu_);
+  if (lingering_.size() >= kMaxLingering) return c.close();
+  lingering_.push_back({std::move(c), net::Clock::now() + kRejectLinger});
+  if (!linger_thread_.joinable()) linger_thread_ = std::thread([this] { linger_loop(); });
+}
+
+void Server::linger_loop() {
+  std::vector<pollfd> pfds;
+  for (;;) {
+    {
+      std::lock_guard lk(linger_mu_);
+      auto now = net::Clock::now();
+      char sink[4096];
+      // Drop those that reached EOF, failed, or ran out of time.
+      std::erase_if(lingering_, [&](Lingering& l) {
+        ssize_t n;
+        while ((n = l.conn.read(sink, now)) > 0) {
+        }
+        return n == 0 || (n < 0 && n != -ETIMEDOUT) || now >= l.until;
+      });
+      if (linger_stop_ && lingering_.empty()) return;
+      pfds.clear();
+      for (auto& l : lingering_) pfds.push_back({l.conn.fd(), POLLIN, 0});
+    }
+    // 50 ms: new arrivals wait at most this long to be polled; the cost is a
+    // wakeup 20 times a second while anything lingers.
+    if (pfds.empty()) std::this_thread::sleep_for(50ms);
+    else ::poll(pfds.data(), pfds.size(), 50);
+  }
 }
 
 void Server::pool_worker() {
@@ -182,6 +212,11 @@ bool Server::drain() {
     for (auto& t : workers_) t.detach();
   }
   workers_.clear();
+  {
+    std::lock_guard lk2(linger_mu_);
+    linger_stop_ = true;
+  }
+  if (linger_thread_.joinable()) linger_thread_.join();
   if (access_log_) access_log_->flush_all();
   return graceful;
 }

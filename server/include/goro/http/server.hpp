@@ -55,6 +55,7 @@ class Server {
   void serve_and_release(std::unique_ptr<net::Conn> c);
   void reject(net::Conn& c);
   void pool_worker();
+  void linger_loop();
   bool drain();
 
   Config cfg_;
@@ -80,6 +81,19 @@ class Server {
   std::atomic<size_t> waiting_{0};
   bool stop_ = false;
   std::vector<std::thread> workers_;
+
+  // Rejected (503) connections wait here, write side shut, while one thread
+  // reads and discards what their clients still send: closing with unread
+  // data would send a RST that can destroy the 503 before it is read.
+  // Guarded by linger_mu_.
+  struct Lingering {
+    net::Conn conn;
+    net::Deadline until;
+  };
+  std::mutex linger_mu_;
+  std::vector<Lingering> lingering_;
+  std::thread linger_thread_;
+  bool linger_stop_ = false;
 };
 
 }  // namespace goro::http

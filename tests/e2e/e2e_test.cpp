@@ -1,0 +1,467 @@
+// End-to-end: the real goro binary on 127.0.0.1, a raw-socket client.
+// Written once; CTest runs it once per mode (GORO_TEST_MODE).
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+#include <vector>
+
+#include "http_client.hpp"
+#include "server_process.hpp"
+
+using namespace std::chrono_literals;
+using goro::test::Client;
+using goro::test::fetch;
+using goro::test::get;
+using goro::test::HttpResponse;
+using goro::test::ServerProcess;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A --root with files, a directory, a symlink inside and one leading out.
+struct StaticRoot {
+  fs::path base;
+  fs::path root;
+  StaticRoot() {
+    char tmpl[] = "/tmp/goro-e2e-XXXXXX";
+    base = ::mkdtemp(tmpl);
+    root = base / "www";
+    fs::create_directories(root / "sub");
+    std::ofstream(root / "hello.txt") << "hello static\n";
+    std::ofstream(root / "page.html") << "<p>hi</p>\n";
+    std::ofstream(root / "sub" / "data.json") << "{\"a\": 1}\n";
+    std::ofstream(base / "secret.txt") << "outside the root\n";
+    fs::create_symlink(base / "secret.txt", root / "escape.txt");
+    fs::create_symlink("hello.txt", root / "alias.txt");
+  }
+  ~StaticRoot() { fs::remove_all(base); }
+};
+
+std::string req(std::string_view method, std::string_view target, std::string_view extra = {},
+                std::string_view body = {}) {
+  std::string s = std::string(method) + " " + std::string(target) + " HTTP/1.1\r\nHost: t\r\n" + std::string(extra);
+  if (!body.empty()) s += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  return s + "\r\n" + std::string(body);
+}
+
+}  // namespace
+
+TEST_CASE("GET / says hello with Date, Server and Content-Length") {
+  ServerProcess srv;
+  auto r = get(srv.port(), "/");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(r->body == "Hello, World!\n");
+  REQUIRE(r->header("Content-Length"));
+  CHECK(*r->header("Content-Length") == "14");
+  CHECK(r->header("Date") != nullptr);
+  CHECK(r->header("Server") != nullptr);
+}
+
+TEST_CASE("HEAD sends the headers of GET and no body") {
+  ServerProcess srv;
+  Client c(srv.port());
+  REQUIRE(c.send(req("HEAD", "/")));
+  auto r = c.read_response(/*head=*/true);
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(*r->header("Content-Length") == "14");
+  // Had a body been sent, it would be read here as the next response.
+  REQUIRE(c.send(req("GET", "/")));
+  auto r2 = c.read_response();
+  REQUIRE(r2);
+  CHECK(r2->body == "Hello, World!\n");
+}
+
+TEST_CASE("/sleep waits and validates ms") {
+  ServerProcess srv;
+  auto start = std::chrono::steady_clock::now();
+  auto r = get(srv.port(), "/sleep?ms=100");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(std::chrono::steady_clock::now() - start >= 100ms);  // never early
+  for (auto bad : {"/sleep", "/sleep?ms=", "/sleep?ms=abc", "/sleep?ms=-1", "/sleep?ms=10001", "/sleep?ms=1e3",
+                   "/sleep?ms=99999999999999999999"}) {
+    CAPTURE(bad);
+    auto b = get(srv.port(), bad);
+    REQUIRE(b);
+    CHECK(b->status == 400);
+  }
+}
+
+TEST_CASE("/cpu is deterministic and bounded") {
+  ServerProcess srv;
+  auto a = get(srv.port(), "/cpu?n=100000");
+  auto b = get(srv.port(), "/cpu?n=100000");
+  auto c = get(srv.port(), "/cpu?n=100001");
+  REQUIRE((a && b && c));
+  CHECK(a->status == 200);
+  CHECK(a->body == b->body);
+  CHECK(a->body != c->body);
+  CHECK(get(srv.port(), "/cpu?n=50000001")->status == 400);
+  CHECK(get(srv.port(), "/cpu?n=x")->status == 400);
+}
+
+TEST_CASE("POST /echo returns the body, Content-Length or chunked") {
+  ServerProcess srv;
+  auto r = fetch(srv.port(), req("POST", "/echo", "Content-Type: text/x-test\r\n", "ping pong"));
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(r->body == "ping pong");
+  CHECK(*r->header("Content-Type") == "text/x-test");
+
+  auto chunked = fetch(srv.port(),
+                       "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "4;ext=1\r\nabcd\r\n3\r\nefg\r\n0\r\nTrailer-Field: x\r\n\r\n");
+  REQUIRE(chunked);
+  CHECK(chunked->body == "abcdefg");
+
+  auto empty = fetch(srv.port(), req("POST", "/echo"));
+  REQUIRE(empty);
+  CHECK(empty->status == 200);
+  CHECK(empty->body.empty());
+}
+
+TEST_CASE("Expect: 100-continue gets a 100 before the body is sent") {
+  ServerProcess srv;
+  Client c(srv.port());
+  REQUIRE(c.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"));
+  auto cont = c.read_response();
+  REQUIRE(cont);
+  CHECK(cont->status == 100);
+  REQUIRE(c.send("hello"));
+  auto r = c.read_response();
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(r->body == "hello");
+}
+
+TEST_CASE("Expect: 100-continue with a body over the limit gets 413 without sending it") {
+  ServerProcess srv({"--max-body-bytes", "1000"});
+  Client c(srv.port());
+  REQUIRE(c.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n"));
+  auto r = c.read_response();
+  REQUIRE(r);
+  CHECK(r->status == 413);
+  CHECK(c.wait_closed());
+}
+
+TEST_CASE("/static serves files below --root with their content type") {
+  StaticRoot dir;
+  ServerProcess srv({"--root", dir.root.string()});
+  auto txt = get(srv.port(), "/static/hello.txt");
+  REQUIRE(txt);
+  CHECK(txt->status == 200);
+  CHECK(txt->body == "hello static\n");
+  CHECK(txt->header("Content-Type")->starts_with("text/plain"));
+  auto html = get(srv.port(), "/static/page.html");
+  CHECK(html->header("Content-Type")->starts_with("text/html"));
+  auto json = get(srv.port(), "/static/sub/data.json");
+  CHECK(json->status == 200);
+  CHECK(*json->header("Content-Type") == "application/json");
+  auto alias = get(srv.port(), "/static/alias.txt");  // symlink that stays inside
+  CHECK(alias->status == 200);
+  CHECK(alias->body == "hello static\n");
+  auto encoded = get(srv.port(), "/static/hell%6F.txt");
+  CHECK(encoded->status == 200);
+  CHECK(get(srv.port(), "/static/missing.txt")->status == 404);
+  CHECK(get(srv.port(), "/static/sub")->status == 404);
+  CHECK(get(srv.port(), "/static/bad%zz")->status == 400);
+  CHECK(get(srv.port(), "/static/nul%00.txt")->status == 400);
+}
+
+TEST_CASE("/static never leaves --root") {
+  StaticRoot dir;
+  ServerProcess srv({"--root", dir.root.string()});
+  for (auto path : {"/static/../secret.txt", "/static/%2e%2e/secret.txt", "/static/%2E%2E%2Fsecret.txt",
+                    "/static/sub/../../secret.txt", "/static/sub/%2e%2e/%2e%2e/secret.txt", "/static/escape.txt",
+                    "/static//etc/passwd", "/static/%2fetc%2fpasswd"}) {
+    CAPTURE(path);
+    auto r = get(srv.port(), path);
+    REQUIRE(r);
+    CHECK((r->status == 403 || r->status == 404));
+    CHECK(r->body.find("outside the root") == std::string::npos);
+    CHECK(r->body.find("root:") == std::string::npos);
+  }
+}
+
+TEST_CASE("unknown paths get 404, wrong methods 405 with Allow") {
+  ServerProcess srv;
+  CHECK(get(srv.port(), "/nope")->status == 404);
+  auto r = fetch(srv.port(), req("DELETE", "/"));
+  REQUIRE(r);
+  CHECK(r->status == 405);
+  REQUIRE(r->header("Allow"));
+  CHECK(r->header("Allow")->find("GET") != std::string::npos);
+  auto e = fetch(srv.port(), req("GET", "/echo"));
+  CHECK(e->status == 405);
+  CHECK(e->header("Allow")->find("POST") != std::string::npos);
+}
+
+TEST_CASE("keep-alive: HTTP/1.1 by default, HTTP/1.0 only when asked") {
+  ServerProcess srv;
+  {
+    Client c(srv.port());
+    for (int i = 0; i < 5; ++i) {
+      REQUIRE(c.send(req("GET", "/")));
+      auto r = c.read_response();
+      REQUIRE(r);
+      CHECK(r->status == 200);
+      CHECK(r->header("Connection") == nullptr);
+    }
+  }
+  {
+    Client c(srv.port());
+    REQUIRE(c.send("GET / HTTP/1.0\r\n\r\n"));
+    auto r = c.read_response();
+    REQUIRE(r);
+    CHECK(*r->header("Connection") == "close");
+    CHECK(c.wait_closed());
+  }
+  {
+    Client c(srv.port());
+    for (int i = 0; i < 2; ++i) {
+      REQUIRE(c.send("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+      auto r = c.read_response();
+      REQUIRE(r);
+      CHECK(r->status == 200);
+    }
+  }
+  {
+    Client c(srv.port());
+    REQUIRE(c.send(req("GET", "/", "Connection: close\r\n")));
+    auto r = c.read_response();
+    REQUIRE(r);
+    CHECK(*r->header("Connection") == "close");
+    CHECK(c.wait_closed());
+  }
+}
+
+TEST_CASE("pipelined requests are answered in order") {
+  ServerProcess srv;
+  Client c(srv.port());
+  REQUIRE(c.send(req("GET", "/sleep?ms=50") + req("POST", "/echo", "", "second") + req("GET", "/") +
+                 req("GET", "/missing")));
+  auto a = c.read_response(), b = c.read_response(), d = c.read_response(), e = c.read_response();
+  REQUIRE((a && b && d && e));
+  CHECK(a->body == "slept 50 ms\n");
+  CHECK(b->body == "second");
+  CHECK(d->body == "Hello, World!\n");
+  CHECK(e->status == 404);
+}
+
+TEST_CASE("a malformed request gets 400 and the connection closes; others are unharmed") {
+  ServerProcess srv;
+  Client other(srv.port());
+  Client bad(srv.port());
+  REQUIRE(bad.send("GARBAGE\x01\x02\r\n\r\n"));
+  auto r = bad.read_response();
+  REQUIRE(r);
+  CHECK(r->status == 400);
+  CHECK(bad.wait_closed());
+  REQUIRE(other.send(req("GET", "/")));
+  auto ok = other.read_response();
+  REQUIRE(ok);
+  CHECK(ok->status == 200);
+}
+
+TEST_CASE("header block over --max-header-bytes gets 431") {
+  ServerProcess srv({"--max-header-bytes", "1024"});
+  Client c(srv.port());
+  REQUIRE(c.send("GET / HTTP/1.1\r\nX-Big: " + std::string(4000, 'a') + "\r\n\r\n"));
+  auto r = c.read_response();
+  REQUIRE(r);
+  CHECK(r->status == 431);
+  CHECK(c.wait_closed());
+  CHECK(get(srv.port(), "/")->status == 200);
+}
+
+TEST_CASE("body over --max-body-bytes gets 413, by length or chunked") {
+  ServerProcess srv({"--max-body-bytes", "1000"});
+  auto r = fetch(srv.port(), req("POST", "/echo", "", std::string(1001, 'x')));
+  REQUIRE(r);
+  CHECK(r->status == 413);
+  std::string chunks = "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 3; ++i) chunks += "200\r\n" + std::string(512, 'y') + "\r\n";
+  chunks += "0\r\n\r\n";
+  auto c = fetch(srv.port(), chunks);
+  REQUIRE(c);
+  CHECK(c->status == 413);
+  auto ok = fetch(srv.port(), req("POST", "/echo", "", std::string(1000, 'z')));
+  REQUIRE(ok);
+  CHECK(ok->status == 200);
+}
+
+TEST_CASE("a slowloris client gets 408 at the header deadline and is closed") {
+  ServerProcess srv({"--header-timeout", "300ms"});
+  Client slow(srv.port());
+  REQUIRE(slow.send("GET / HTTP/1.1\r\n"));
+  // Trickle a header line every 100 ms: each read makes progress, but the
+  // header deadline is absolute.
+  std::optional<HttpResponse> r;
+  for (int i = 0; i < 50 && !r; ++i) {
+    if (!slow.send("X-Slow-" + std::to_string(i) + ": y\r\n")) break;
+    r = slow.read_response(false, 100ms);
+  }
+  if (!r) r = slow.read_response(false, 2s);
+  REQUIRE(r);
+  CHECK(r->status == 408);
+  CHECK(slow.wait_closed());
+  CHECK(get(srv.port(), "/")->status == 200);
+}
+
+TEST_CASE("an idle keep-alive connection is closed after --idle-timeout") {
+  ServerProcess srv({"--idle-timeout", "300ms"});
+  Client c(srv.port());
+  REQUIRE(c.send(req("GET", "/")));
+  REQUIRE(c.read_response());
+  CHECK(c.wait_closed(5s));
+  // A connection that never sends anything is closed too (header timeout).
+  ServerProcess srv2({"--header-timeout", "300ms"});
+  Client silent(srv2.port());
+  CHECK(silent.wait_closed(5s));
+}
+
+TEST_CASE("over --max-conns a connection gets 503; the others are unharmed") {
+  ServerProcess srv({"--max-conns", "2"});
+  Client a(srv.port()), b(srv.port());
+  REQUIRE(a.send(req("GET", "/")));
+  REQUIRE(b.send(req("GET", "/")));
+  REQUIRE(a.read_response());
+  REQUIRE(b.read_response());
+  {
+    Client c(srv.port());
+    c.send(req("GET", "/"));
+    auto r = c.read_response();
+    REQUIRE(r);
+    CHECK(r->status == 503);
+    CHECK(c.wait_closed());
+  }
+  for (Client* cl : {&a, &b}) {
+    REQUIRE(cl->send(req("GET", "/")));
+    auto r = cl->read_response();
+    REQUIRE(r);
+    CHECK(r->status == 200);
+  }
+  // Once one leaves, a new connection is served again.
+  REQUIRE(a.send(req("GET", "/", "Connection: close\r\n")));
+  REQUIRE(a.read_response());
+  REQUIRE(a.wait_closed());
+  std::optional<HttpResponse> again;
+  for (int i = 0; i < 100 && !(again && again->status == 200); ++i) {
+    again = get(srv.port(), "/");
+    if (!again || again->status != 200) std::this_thread::sleep_for(10ms);
+  }
+  REQUIRE(again);
+  CHECK(again->status == 200);
+}
+
+TEST_CASE("a handler's exception becomes 500 and the server keeps serving") {
+  ServerProcess srv;
+  Client c(srv.port());
+  REQUIRE(c.send(req("GET", "/debug/throw")));
+  auto r = c.read_response();
+  REQUIRE(r);
+  CHECK(r->status == 500);
+  REQUIRE(c.send(req("GET", "/")));  // same connection
+  auto ok = c.read_response();
+  REQUIRE(ok);
+  CHECK(ok->status == 200);
+  CHECK(srv.log().find("threw") != std::string::npos);
+  auto vars = get(srv.port(), "/debug/vars");
+  REQUIRE(vars);
+  CHECK(vars->body.find("\"handler_exceptions\": 1") != std::string::npos);
+}
+
+TEST_CASE("graceful shutdown finishes in-flight requests, closes idle ones, exits 0") {
+  ServerProcess srv({"--shutdown-timeout", "10s"});
+  constexpr int kInFlight = 20;
+  Client idle(srv.port());
+  REQUIRE(idle.send(req("GET", "/")));
+  REQUIRE(idle.read_response());
+
+  std::vector<std::unique_ptr<Client>> busy;
+  for (int i = 0; i < kInFlight; ++i) {
+    busy.push_back(std::make_unique<Client>(srv.port()));
+    REQUIRE(busy.back()->send(req("GET", "/sleep?ms=500")));
+  }
+  // Let every request reach its handler.
+  std::this_thread::sleep_for(150ms);
+  srv.signal(SIGTERM);
+
+  int answered = 0;
+  for (auto& c : busy) {
+    auto r = c->read_response(false, 10s);
+    if (r && r->status == 200) ++answered;
+    if (r) CHECK(*r->header("Connection") == "close");
+  }
+  CHECK(answered == kInFlight);  // none lost
+  CHECK(idle.wait_closed());
+  CHECK(srv.wait(10s) == 0);
+  CHECK_THROWS(Client(srv.port()));  // no longer listening
+}
+
+TEST_CASE("shutdown closes connections by force after --shutdown-timeout") {
+  ServerProcess srv({"--shutdown-timeout", "200ms"});
+  Client c(srv.port());
+  REQUIRE(c.send(req("GET", "/sleep?ms=3000")));
+  std::this_thread::sleep_for(100ms);
+  srv.signal(SIGTERM);
+  CHECK(srv.wait(8s) == 0);
+  CHECK(c.wait_closed(5s));
+  CHECK(srv.log().find("by force") != std::string::npos);
+}
+
+TEST_CASE("1000 concurrent /sleep?ms=200 requests are all answered") {
+  ServerProcess srv({"--max-conns", "5000"});
+  constexpr int kConns = 1000;
+  std::vector<int> fds;
+  std::vector<std::string> got(kConns);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(srv.port()));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const std::string request = "GET /sleep?ms=200 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+  for (int i = 0; i < kConns; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size()));
+    ::fcntl(fd, F_SETFL, O_NONBLOCK);
+    fds.push_back(fd);
+  }
+  // Read every response to EOF (Connection: close), bounded in time.
+  std::vector<bool> done(kConns, false);
+  int finished = 0;
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (finished < kConns && std::chrono::steady_clock::now() < deadline) {
+    std::vector<pollfd> pfds;
+    std::vector<int> idx;
+    for (int i = 0; i < kConns; ++i)
+      if (!done[i]) pfds.push_back({fds[i], POLLIN, 0}), idx.push_back(i);
+    if (::poll(pfds.data(), pfds.size(), 1000) <= 0) continue;
+    for (size_t k = 0; k < pfds.size(); ++k) {
+      if (!pfds[k].revents) continue;
+      int i = idx[k];
+      char buf[4096];
+      ssize_t n;
+      while ((n = ::recv(fds[i], buf, sizeof buf, 0)) > 0) got[i].append(buf, static_cast<size_t>(n));
+      if (n == 0 || (n < 0 && errno != EAGAIN)) done[i] = true, ++finished;
+    }
+  }
+  int ok = 0;
+  for (int i = 0; i < kConns; ++i) {
+    ::close(fds[i]);
+    if (got[i].starts_with("HTTP/1.1 200") && got[i].ends_with("slept 200 ms\n")) ++ok;
+  }
+  CHECK(ok == kConns);
+}

@@ -1,0 +1,211 @@
+// RequestParser: the llhttp wrapper.  Splitting must never change what is
+// parsed; every malformed input must map to its status.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "goro/http/parser.hpp"
+
+using goro::http::ParserLimits;
+using goro::http::Request;
+using goro::http::RequestParser;
+using Event = RequestParser::Event;
+
+namespace {
+
+struct Outcome {
+  std::vector<Request> requests;
+  int continues = 0;
+  int error = 0;
+};
+
+// Feeds `chunks` in order as a connection would: each chunk is fed until the
+// parser has consumed it, collecting every request handed out.
+Outcome run(RequestParser& p, const std::vector<std::string>& chunks) {
+  Outcome out;
+  for (const auto& chunk : chunks) {
+    std::string_view rest = chunk;
+    while (!rest.empty() && !out.error) {
+      auto step = p.feed(rest);
+      rest.remove_prefix(step.consumed);
+      if (step.event == Event::request) out.requests.push_back(p.take());
+      else if (step.event == Event::expect_continue) ++out.continues;
+      else if (step.event == Event::error) out.error = p.error_status();
+    }
+  }
+  return out;
+}
+
+Outcome run_whole(const std::string& s, ParserLimits lim = {}) {
+  RequestParser p(lim);
+  return run(p, {s});
+}
+
+void check_same(const Request& a, const Request& b) {
+  CHECK(a.method == b.method);
+  CHECK(a.target == b.target);
+  CHECK(a.version_minor == b.version_minor);
+  CHECK(a.body == b.body);
+  CHECK(a.keep_alive == b.keep_alive);
+  REQUIRE(a.headers.size() == b.headers.size());
+  for (size_t i = 0; i < a.headers.size(); ++i) {
+    CHECK(a.headers[i].name == b.headers[i].name);
+    CHECK(a.headers[i].value == b.headers[i].value);
+  }
+}
+
+const std::string kGet = "GET /sleep?ms=5 HTTP/1.1\r\nHost: example\r\nUser-Agent: t\r\n\r\n";
+const std::string kPost = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 11\r\n\r\nhello world";
+const std::string kChunked =
+    "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    "5;name=value\r\nhello\r\n6;ext\r\n world\r\n0\r\nX-Trailer: yes\r\n\r\n";
+
+}  // namespace
+
+TEST_CASE("a simple GET parses into method, target, headers and query") {
+  auto o = run_whole(kGet);
+  REQUIRE(o.requests.size() == 1);
+  const Request& r = o.requests[0];
+  CHECK(r.method == "GET");
+  CHECK(r.path() == "/sleep");
+  CHECK(r.query_param("ms") == "5");
+  CHECK(r.header("host") != nullptr);
+  CHECK(*r.header("HOST") == "example");
+  CHECK(r.keep_alive);
+  CHECK(r.body.empty());
+}
+
+TEST_CASE("chunked bodies with extensions and trailers are de-chunked") {
+  auto o = run_whole(kChunked);
+  REQUIRE(o.error == 0);
+  REQUIRE(o.requests.size() == 1);
+  CHECK(o.requests[0].body == "hello world");
+}
+
+TEST_CASE("every request split at every byte boundary parses the same") {
+  const std::string batch = kGet + kPost + kChunked + "HEAD / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+  auto whole = run_whole(batch);
+  REQUIRE(whole.error == 0);
+  REQUIRE(whole.requests.size() == 4);
+  for (size_t cut = 1; cut < batch.size(); ++cut) {
+    CAPTURE(cut);
+    RequestParser p;
+    auto split = run(p, {batch.substr(0, cut), batch.substr(cut)});
+    REQUIRE(split.error == 0);
+    REQUIRE(split.requests.size() == whole.requests.size());
+    for (size_t i = 0; i < whole.requests.size(); ++i) check_same(split.requests[i], whole.requests[i]);
+  }
+  // And one byte at a time.
+  RequestParser p;
+  std::vector<std::string> bytes;
+  for (char c : batch) bytes.emplace_back(1, c);
+  auto trickled = run(p, bytes);
+  REQUIRE(trickled.requests.size() == whole.requests.size());
+  for (size_t i = 0; i < whole.requests.size(); ++i) check_same(trickled.requests[i], whole.requests[i]);
+}
+
+TEST_CASE("a pipelined batch is handed out one request at a time, in order") {
+  RequestParser p;
+  std::string batch = "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\nGET /c HTTP/1.1\r\n\r\n";
+  std::string_view rest = batch;
+  std::vector<std::string> seen;
+  while (!rest.empty()) {
+    auto step = p.feed(rest);
+    rest.remove_prefix(step.consumed);
+    REQUIRE(step.event == Event::request);
+    seen.push_back(p.take().target);
+  }
+  CHECK(seen == std::vector<std::string>{"/a", "/b", "/c"});
+}
+
+TEST_CASE("keep-alive follows the HTTP version and the Connection header") {
+  CHECK(run_whole("GET / HTTP/1.1\r\n\r\n").requests.at(0).keep_alive);
+  CHECK_FALSE(run_whole("GET / HTTP/1.1\r\nConnection: close\r\n\r\n").requests.at(0).keep_alive);
+  CHECK_FALSE(run_whole("GET / HTTP/1.0\r\n\r\n").requests.at(0).keep_alive);
+  CHECK(run_whole("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").requests.at(0).keep_alive);
+}
+
+TEST_CASE("Expect: 100-continue pauses before the body") {
+  RequestParser p;
+  std::string head = "POST /echo HTTP/1.1\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n";
+  auto step = p.feed(head);
+  CHECK(step.event == Event::expect_continue);
+  CHECK(step.consumed == head.size());
+  CHECK(p.request().expect_continue);
+  step = p.feed("abc");
+  REQUIRE(step.event == Event::request);
+  CHECK(p.take().body == "abc");
+  // Without a body there is nothing to wait for.
+  RequestParser q;
+  CHECK(q.feed("GET / HTTP/1.1\r\nExpect: 100-continue\r\n\r\n").event == Event::request);
+}
+
+TEST_CASE("in_message tells a started request from an idle connection") {
+  RequestParser p;
+  CHECK_FALSE(p.in_message());
+  p.feed("GET / HT");
+  CHECK(p.in_message());
+  CHECK_FALSE(p.headers_done());
+  auto step = p.feed("TP/1.1\r\n\r\n");
+  CHECK(step.event == Event::request);
+  p.take();
+  CHECK_FALSE(p.in_message());
+}
+
+TEST_CASE("malformed and oversized requests map to their status") {
+  ParserLimits lim{.max_header_bytes = 1024, .max_body_bytes = 100};
+  struct Case {
+    std::string name;
+    std::string input;
+    int status;
+  };
+  std::vector<Case> cases = {
+      {"garbage", "\x01\x02 nonsense\r\n\r\n", 400},
+      {"lowercase method", "get / HTTP/1.1\r\n\r\n", 400},
+      {"HTTP/0.9 (no version)", "GET /\r\n\r\n", 505},
+      {"space in header name", "GET / HTTP/1.1\r\nBad Header: x\r\n\r\n", 400},
+      {"control byte in header name", "GET / HTTP/1.1\r\nBad\x01: x\r\n\r\n", 400},
+      {"bad content-length", "POST / HTTP/1.1\r\nContent-Length: abc\r\n\r\n", 400},
+      {"two content-lengths", "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400},
+      {"content-length with chunked", "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+      {"bad chunk size", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400},
+      {"unknown transfer coding", "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
+      {"HTTP/2.0 request line", "GET / HTTP/2.0\r\n\r\n", 505},
+      {"CONNECT", "CONNECT example.com:443 HTTP/1.1\r\n\r\n", 405},
+      {"unknown expectation", "POST / HTTP/1.1\r\nContent-Length: 1\r\nExpect: teapot\r\n\r\nx", 417},
+      {"huge header", "GET / HTTP/1.1\r\nX-Big: " + std::string(2000, 'a') + "\r\n\r\n", 431},
+      {"many headers", "GET / HTTP/1.1\r\n" + [] {
+         std::string s;
+         for (int i = 0; i < 200; ++i) s += "X-" + std::to_string(i) + ": v\r\n";
+         return s;
+       }() + "\r\n", 431},
+      {"huge URL", "GET /" + std::string(2000, 'u') + " HTTP/1.1\r\n\r\n", 431},
+      {"body over limit by length", "POST / HTTP/1.1\r\nContent-Length: 101\r\n\r\n", 413},
+      {"chunked body over limit",
+       "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n40\r\n" + std::string(64, 'b') + "\r\n40\r\n" +
+           std::string(64, 'b') + "\r\n0\r\n\r\n",
+       413},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    auto o = run_whole(c.input, lim);
+    CHECK(o.error == c.status);
+    CHECK(o.requests.empty());
+  }
+}
+
+TEST_CASE("errors are sticky until reset") {
+  RequestParser p;
+  CHECK(p.feed("BAD\x01 / HTTP/1.1\r\n\r\n").event == Event::error);
+  CHECK(p.feed("GET / HTTP/1.1\r\n\r\n").event == Event::error);
+  p.reset();
+  CHECK(p.feed("GET / HTTP/1.1\r\n\r\n").event == Event::request);
+}
+
+TEST_CASE("a body exactly at the limit is accepted") {
+  ParserLimits lim{.max_header_bytes = 1024, .max_body_bytes = 5};
+  auto o = run_whole("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", lim);
+  REQUIRE(o.requests.size() == 1);
+  CHECK(o.requests[0].body == "hello");
+}
