@@ -5,6 +5,8 @@
 // thread runs it and readies the G (onto the global queue: a helper is not a
 // worker).  Helpers are created on demand, so N concurrent blocking calls get
 // N threads up to kMaxHelpers, and exit after kHelperIdle without work.
+#include <pthread.h>
+
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -38,6 +40,7 @@ Pool& pool() {
 }
 
 void helper_main() {
+  pthread_setname_np(pthread_self(), "goro-blocking");  // not the spawner's name
   Pool& pl = pool();
   std::unique_lock<std::mutex> l(pl.mu);
   for (;;) {

@@ -668,15 +668,17 @@ G* find_runnable(P* p) {
 void overflow_handler(int sig, siginfo_t* info, void* uctx);
 struct sigaction old_segv;
 
+// Installed by every run(), unless already in place: someone (a test
+// harness's crash handler) may have swapped it out since.
 void install_overflow_handler() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    struct sigaction sa {};
-    sa.sa_sigaction = overflow_handler;
-    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGSEGV, &sa, &old_segv);
-  });
+  struct sigaction cur {};
+  sigaction(SIGSEGV, nullptr, &cur);
+  if ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == overflow_handler) return;
+  struct sigaction sa {};
+  sa.sa_sigaction = overflow_handler;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGSEGV, &sa, &old_segv);
 }
 
 void overflow_handler(int sig, siginfo_t* info, void* uctx) {

@@ -36,7 +36,7 @@ namespace detail {
 //     (a sender only waits on a full buffer, a receiver on an empty one);
 //   - once closed, sendq and recvq are empty and stay so.
 struct ChanCore {
-  explicit ChanCore(std::size_t cap) noexcept : cap(cap) {}
+  explicit ChanCore(std::size_t capacity) noexcept : cap(capacity) {}
   virtual ~ChanCore() = default;
   ChanCore(const ChanCore&) = delete;
   ChanCore& operator=(const ChanCore&) = delete;
@@ -68,7 +68,8 @@ struct ChanCore {
 
 template <class T>
 struct ChanImpl final : ChanCore {
-  explicit ChanImpl(std::size_t cap) : ChanCore(cap), buf(cap ? new std::optional<T>[cap] : nullptr) {}
+  explicit ChanImpl(std::size_t capacity)
+      : ChanCore(capacity), buf(capacity ? new std::optional<T>[capacity] : nullptr) {}
   void slot_put(std::size_t slot, void* src) override { buf[slot].emplace(std::move(*static_cast<T*>(src))); }
   void slot_take(std::size_t slot, void* dst) override {
     static_cast<std::optional<T>*>(dst)->emplace(std::move(*buf[slot]));
