@@ -460,6 +460,11 @@ void g_prepare(P* p, G* g) {
       g->stack = stack_new();
     }
   }
+#if GORO_ASAN
+  // A recycled (or re-mmapped) stack still carries the redzone poison of the
+  // frames of its previous goroutine, which never returned.
+  __asan_unpoison_memory_region(g->stack.lo, static_cast<std::size_t>(g->stack.hi - g->stack.lo));
+#endif
   auto* top = reinterpret_cast<std::uintptr_t*>(
       (reinterpret_cast<std::uintptr_t>(g->stack.hi) - 16) & ~std::uintptr_t{15});
   std::uintptr_t* sp = top - 8;  // 64-byte frame, see context_x86_64.S
