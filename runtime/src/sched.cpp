@@ -119,7 +119,12 @@ constexpr std::int64_t kSpinNs = 50'000;
 // Free G objects and stacks kept per P.  256 covers a burst of short-lived
 // goroutines (a request each) without mmap/munmap; beyond kHotStacks cached
 // stacks give their pages back (MADV_FREE) so an idle server stays small.
-constexpr std::size_t kGFreeMax = 256;
+constexpr std::size_t kGFreeMax = 64;
+constexpr std::size_t kGFreeBatch = 32;  // moved to/from the global free list at once
+// G objects are allocated this many at a time (one allocation, one allgs
+// lock) and never freed until run() ends, like Go's allgs: a burst of
+// 1e6 goroutines costs no malloc/free once the slabs exist.
+constexpr std::size_t kGSlab = 256;
 constexpr std::size_t kStackCacheMax = 256;
 constexpr std::size_t kHotStacks = 16;
 // Gs moved from the global queue to a local ring at once (Go: len/gomaxprocs+1,
@@ -148,8 +153,12 @@ struct Sched {
   std::atomic<std::uint64_t> next_gid{1};
   std::atomic<std::uint64_t> spawned_outside{0};  // go() from non-worker threads
 
-  std::mutex allg_lock;  // guards the allgs list
-  G* allg = nullptr;
+  // allgs: every G ever allocated, in slabs; guarded by allg_lock.  Dead Gs
+  // wait on the global free list (guarded by `lock`) or a P's gfree.
+  std::mutex allg_lock;
+  std::vector<std::unique_ptr<G[]>> allg;
+  G* gfree_head = nullptr;
+  std::size_t ngfree = 0;
 
   std::mutex done_mu;
   std::condition_variable done_cv;
@@ -212,7 +221,7 @@ inline void san_before_switch([[maybe_unused]] G* from, [[maybe_unused]] G* to,
                               [[maybe_unused]] bool from_exits) noexcept {
 #if GORO_ASAN
   const void* bottom = to->is_g0 ? to->asan_bottom : to->stack.lo;
-  std::size_t size = to->is_g0 ? to->asan_size : static_cast<std::size_t>(to->stack.hi - to->stack.lo);
+  std::size_t size = to->is_g0 ? to->asan_size : to->stack.size;
   __sanitizer_start_switch_fiber(from_exits ? nullptr : &from->asan_fake_stack, bottom, size);
 #endif
 #if GORO_TSAN
@@ -228,22 +237,41 @@ inline void san_after_switch([[maybe_unused]] G* self) noexcept {
 
 // ---- allgs --------------------------------------------------------------------
 
-void allg_add(G* g) {
-  std::lock_guard<std::mutex> l(sched.allg_lock);
-  g->all_prev = nullptr;
-  g->all_next = sched.allg;
-  if (sched.allg) sched.allg->all_prev = g;
-  sched.allg = g;
-}
-
-void allg_remove(G* g) {
-  std::lock_guard<std::mutex> l(sched.allg_lock);
-  if (g->all_prev) {
-    g->all_prev->all_next = g->all_next;
-  } else {
-    sched.allg = g->all_next;
+// A G for g_new: the P's free list, else a batch from the global free list,
+// else a new slab (all but one of its Gs go to the global free list).
+G* g_alloc(P* p) {
+  if (p && !p->gfree.empty()) {
+    G* g = p->gfree.back();
+    p->gfree.pop_back();
+    return g;
   }
-  if (g->all_next) g->all_next->all_prev = g->all_prev;
+  {
+    std::lock_guard<SpinLock> l(sched.lock);
+    if (G* g = sched.gfree_head) {
+      sched.gfree_head = g->link;
+      sched.ngfree--;
+      for (std::size_t i = 0; p && i < kGFreeBatch && sched.gfree_head; i++) {
+        G* h = sched.gfree_head;
+        sched.gfree_head = h->link;
+        sched.ngfree--;
+        p->gfree.push_back(h);
+      }
+      return g;
+    }
+  }
+  auto slab = std::make_unique<G[]>(kGSlab);
+  G* base = slab.get();
+  {
+    std::lock_guard<std::mutex> l(sched.allg_lock);
+    sched.allg.push_back(std::move(slab));
+  }
+  std::lock_guard<SpinLock> l(sched.lock);
+  for (std::size_t i = 1; i < kGSlab; i++) {
+    base[i].link = sched.gfree_head;
+    sched.gfree_head = &base[i];
+    sched.ngfree++;
+  }
+  return &base[0];
 }
 
 // ---- run queues -----------------------------------------------------------------
@@ -450,7 +478,7 @@ void run_timers(P* p, std::int64_t now) noexcept {
 
 // Gives g a stack and a first frame that "returns" into goro_ctx_trampoline.
 void g_prepare(P* p, G* g) {
-  if (!g->stack.map_base) {
+  if (!g->stack.lo) {
     if (!p->stacks.empty()) {
       g->stack = p->stacks.back();
       p->stacks.pop_back();
@@ -463,10 +491,10 @@ void g_prepare(P* p, G* g) {
 #if GORO_ASAN
   // A recycled (or re-mmapped) stack still carries the redzone poison of the
   // frames of its previous goroutine, which never returned.
-  __asan_unpoison_memory_region(g->stack.lo, static_cast<std::size_t>(g->stack.hi - g->stack.lo));
+  __asan_unpoison_memory_region(g->stack.lo, g->stack.size);
 #endif
   auto* top = reinterpret_cast<std::uintptr_t*>(
-      (reinterpret_cast<std::uintptr_t>(g->stack.hi) - 16) & ~std::uintptr_t{15});
+      (reinterpret_cast<std::uintptr_t>(g->stack.hi()) - 16) & ~std::uintptr_t{15});
   std::uintptr_t* sp = top - 8;  // 64-byte frame, see context_x86_64.S
   std::memset(sp, 0, 64);
   sp[0] = 0x1F80 | (std::uintptr_t{0x037F} << 32);  // default MXCSR, x87 CW
@@ -486,8 +514,10 @@ void g_free(P* p, G* g) noexcept {
   g->tsan_fiber = nullptr;
 #endif
   g->sp = nullptr;
+#if GORO_ASAN
   g->asan_fake_stack = nullptr;
-  if (g->stack.map_base) {
+#endif
+  if (g->stack.lo) {
     if (p->stacks.size() < kStackCacheMax) {
       p->stacks.push_back(g->stack);
       p->hot_stacks++;
@@ -508,11 +538,16 @@ void g_free(P* p, G* g) noexcept {
     g->stack = Stack{};
   }
   p->exited.inc();
-  if (p->gfree.size() < kGFreeMax) {
-    p->gfree.push_back(g);
-  } else {
-    allg_remove(g);
-    delete g;
+  p->gfree.push_back(g);
+  if (p->gfree.size() > kGFreeMax) {
+    std::lock_guard<SpinLock> l(sched.lock);
+    for (std::size_t i = 0; i < kGFreeBatch; i++) {
+      G* h = p->gfree.back();
+      p->gfree.pop_back();
+      h->link = sched.gfree_head;
+      sched.gfree_head = h;
+      sched.ngfree++;
+    }
   }
 }
 
@@ -690,7 +725,7 @@ void overflow_handler(int sig, siginfo_t* info, void* uctx) {
   P* p = tls_p;
   G* g = p ? p->curg : nullptr;
   auto* addr = static_cast<char*>(info->si_addr);
-  if (g && !g->is_g0 && g->stack.map_base && addr >= g->stack.map_base - 4096 && addr < g->stack.lo) {
+  if (g && !g->is_g0 && g->stack.lo && addr >= g->stack.lo - 2 * 4096 && addr < g->stack.lo) {
     char buf[80];
     char digits[24];
     int n = 0;
@@ -789,18 +824,21 @@ int default_procs() {
 
 void free_all_gs() {
   std::lock_guard<std::mutex> l(sched.allg_lock);
-  for (G* g = sched.allg; g;) {
-    G* next = g->all_next;
-    if (g->ops && g->fn && g->sp == nullptr) g->ops->destroy(g->fn);  // never started
-    if (g->fn_heap) ::operator delete(g->fn);
-    stack_free(g->stack);
+  for (auto& slab : sched.allg) {
+    for (std::size_t i = 0; i < kGSlab; i++) {
+      G* g = &slab[i];
+      if (g->ops && g->fn && g->sp == nullptr) g->ops->destroy(g->fn);  // never started
+      if (g->fn_heap) ::operator delete(g->fn, std::align_val_t{64});
+      stack_free(g->stack);
 #if GORO_TSAN
-    if (g->tsan_fiber) __tsan_destroy_fiber(g->tsan_fiber);
+      if (g->tsan_fiber) __tsan_destroy_fiber(g->tsan_fiber);
 #endif
-    delete g;
-    g = next;
+      g->stack = Stack{};
+    }
   }
-  sched.allg = nullptr;
+  sched.allg.clear();
+  sched.gfree_head = nullptr;
+  sched.ngfree = 0;
 }
 
 }  // namespace
@@ -836,7 +874,7 @@ extern "C" void goro_g_entry() {
     }
     sched.main_err = std::current_exception();
   }
-  if (self->fn_heap) ::operator delete(self->fn);
+  if (self->fn_heap) ::operator delete(self->fn, std::align_val_t{64});
   self->fn = nullptr;
   self->fn_heap = false;
   self->ops = nullptr;
@@ -957,22 +995,16 @@ namespace detail {
 G* g_new(void** storage, std::size_t size, std::size_t align) {
   if (!sched.running.load(std::memory_order_relaxed)) fatal("go() called outside goro::run");
   P* p = this_p();
-  G* g = nullptr;
-  if (p && !p->gfree.empty()) {
-    g = p->gfree.back();
-    p->gfree.pop_back();
-  } else {
-    g = new G;
-    allg_add(g);
-  }
+  G* g = g_alloc(p);
   g->id.store(sched.next_gid.fetch_add(1, std::memory_order_relaxed), std::memory_order_relaxed);
   g->is_main.store(false, std::memory_order_relaxed);
   g->reason.store(WaitReason::none, std::memory_order_relaxed);
-  if (size <= kGFnInline && align <= 16) {
+  if (size <= kGFnInline && align <= 8) {
     g->fn = g->fnbuf;
     g->fn_heap = false;
   } else {
-    g->fn = ::operator new(size, std::align_val_t{std::max<std::size_t>(align, alignof(std::max_align_t))});
+    if (align > 64) fatal("go(): callable needs more than 64-byte alignment");
+    g->fn = ::operator new(size, std::align_val_t{64});
     g->fn_heap = true;
   }
   *storage = g->fn;
@@ -1024,7 +1056,7 @@ void run(std::function<void()> main_fn, Options opts) {
   }
 
   go(std::move(main_fn));  // goroutine 1, on the global queue
-  sched.allg->is_main.store(true);
+  sched.allg[0][0].is_main.store(true);
 
   for (auto& p : sched.ps) p->thread = std::thread(worker_main, p.get(), &opts);
   {
@@ -1097,7 +1129,9 @@ std::vector<GoroutineInfo> goroutines() {
   if (!sched.running.load()) return out;
   {
     std::lock_guard<std::mutex> l(sched.allg_lock);
-    for (G* g = sched.allg; g; g = g->all_next) {
+    for (auto& slab : sched.allg)
+    for (std::size_t i = 0; i < kGSlab; i++) {
+      G* g = &slab[i];
       GState st = g->state.load(std::memory_order_relaxed);
       if (st == GState::dead) continue;
       GoroutineInfo gi;

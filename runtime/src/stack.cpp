@@ -67,30 +67,29 @@ bool stack_guard_is_madvise() noexcept { return g_guard_madvise.load() == 1; }
 Stack stack_new() {
   const std::size_t ps = page_size();
   const std::size_t size = stack_size();
-  Stack s;
-  s.map_size = size + ps;
-  void* p = mmap(nullptr, s.map_size, PROT_READ | PROT_WRITE,
+  void* p = mmap(nullptr, size + ps, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
   if (p == MAP_FAILED) fatal("cannot mmap a goroutine stack (out of memory or vm.max_map_count)");
-  s.map_base = static_cast<char*>(p);
-  s.lo = s.map_base + ps;
-  s.hi = s.map_base + s.map_size;
+  char* base = static_cast<char*>(p);
+  Stack s;
+  s.lo = base + ps;
+  s.size = static_cast<std::uint32_t>(size);
   int mode = g_guard_madvise.load(std::memory_order_relaxed);
   if (mode != 0) {
-    if (madvise(s.map_base, ps, MADV_GUARD_INSTALL) == 0) {
+    if (madvise(base, ps, MADV_GUARD_INSTALL) == 0) {
       if (mode < 0) g_guard_madvise.store(1, std::memory_order_relaxed);
       return s;
     }
     if (errno != EINVAL) fatal("madvise(MADV_GUARD_INSTALL) failed on a goroutine stack");
     g_guard_madvise.store(0, std::memory_order_relaxed);
   }
-  if (mprotect(s.map_base, ps, PROT_NONE) != 0)
+  if (mprotect(base, ps, PROT_NONE) != 0)
     fatal("mprotect of a stack guard page failed (vm.max_map_count reached?)");
   return s;
 }
 
 void stack_free(Stack& s) noexcept {
-  if (s.map_base) munmap(s.map_base, s.map_size);
+  if (s.lo) munmap(s.lo - page_size(), s.size + page_size());
   s = Stack{};
 }
 
@@ -98,7 +97,7 @@ void stack_free(Stack& s) noexcept {
 // page is kept: every goroutine touches it first, and keeping it saves a fault.
 void stack_release_pages(Stack& s) noexcept {
   const std::size_t ps = page_size();
-  if (s.hi - s.lo > static_cast<std::ptrdiff_t>(ps)) madvise(s.lo, static_cast<std::size_t>(s.hi - s.lo) - ps, MADV_FREE);
+  if (s.size > ps) madvise(s.lo, s.size - ps, MADV_FREE);
   s.cold = true;
 }
 

@@ -5,14 +5,13 @@
 
 namespace goro {
 
+// A waiter checks count_ under lock_ before it queues; add() takes lock_
+// after its decrement reached zero: whichever comes second sees the other.
 void WaitGroup::add(std::int64_t delta) {
+  std::int64_t v = count_.fetch_add(delta, std::memory_order_acq_rel) + delta;
+  if (v < 0) detail::fatal("negative WaitGroup counter");
+  if (v > 0 || delta > 0) return;
   lock_.lock();
-  count_ += delta;
-  if (count_ < 0) detail::fatal("negative WaitGroup counter");
-  if (count_ > 0 || waiters_.empty()) {
-    lock_.unlock();
-    return;
-  }
   detail::Sudog* list = nullptr;
   while (detail::Sudog* s = waiters_.dequeue()) {
     s->next = list;
@@ -27,8 +26,9 @@ void WaitGroup::add(std::int64_t delta) {
 }
 
 void WaitGroup::wait() {
+  if (count_.load(std::memory_order_acquire) == 0) return;
   lock_.lock();
-  if (count_ == 0) {
+  if (count_.load(std::memory_order_acquire) == 0) {
     lock_.unlock();
     return;
   }

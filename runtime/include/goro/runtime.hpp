@@ -119,7 +119,9 @@ struct FnOps {
   void (*invoke)(void* obj);   // calls the callable, then destroys it
   void (*destroy)(void* obj);  // destroys it without calling (teardown)
 };
-inline constexpr std::size_t kGFnInline = 64;
+// Callables up to this size (5 pointers) live inside the G; larger ones on
+// the heap.
+inline constexpr std::size_t kGFnInline = 40;
 // Returns storage for the callable: inside the G when it fits, else heap.
 G* g_new(void** storage, std::size_t size, std::size_t align);
 void g_spawn(G* g, const FnOps* ops);

@@ -13,6 +13,7 @@
 // be queued on that very worker (runtime/README.md).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 #include "goro/detail/wait.hpp"
@@ -29,8 +30,10 @@ class WaitGroup {
   void wait();
 
  private:
+  // count_ changes without the lock (add/done are one atomic op when nobody
+  // waits); the transition to zero and the waiters are handled under lock_.
+  std::atomic<std::int64_t> count_{0};
   detail::SpinLock lock_;
-  std::int64_t count_ = 0;      // guarded by lock_
   detail::WaitQueue waiters_;   // guarded by lock_
 };
 
