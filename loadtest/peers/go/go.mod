@@ -1,0 +1,3 @@
+module goro/loadtest/peers/go
+
+go 1.19

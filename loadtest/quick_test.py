@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""loadtest/quick_test.py — CTest's loadtest.quick: the harness end to end, small.
+
+    ctest -R loadtest.quick --output-on-failure
+    python3 loadtest/quick_test.py --compare loadtest/compare --goro build/goro --out /tmp/q
+
+What it shows: `loadtest/compare --quick` starts the servers, drives them with wrk
+and writes a report that is well-formed — the expected sections and table headers,
+at least one chart that is a real PNG and is linked from the report. It does not
+judge the numbers: they belong to the machine. Exits 77 (CTest: skipped) with the
+reason when wrk, gnuplot or the goro binary is missing.
+"""
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SKIP = 77
+# What a well-formed report has, whatever the machine measured.
+REQUIRED = [
+    "## Headline",
+    "| scenario | conns |",
+    "## hello (GET /)",
+    "| conns | system | req/s |",
+    "## Idle connections",
+    "| system | answered |",
+    "## The claims, measured",
+    "| # | claim | what this machine showed | verdict |",
+]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--compare", required=True)
+    ap.add_argument("--goro", required=True)
+    ap.add_argument("--tools-dir")
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+
+    for tool, pkg in (("wrk", "wrk"), ("gnuplot", "gnuplot-nox")):
+        if not shutil.which(tool):
+            print(f"SKIP: `{tool}` not installed (Debian package {pkg}); scripts/setup installs it")
+            return SKIP
+    if not Path(a.goro).is_file():
+        print(f"SKIP: goro binary {a.goro} not built")
+        return SKIP
+
+    out = Path(a.out)
+    if out.exists():
+        shutil.rmtree(out)
+    argv = [sys.executable, a.compare, "--quick", "--no-build", "--goro", a.goro, "--out", str(out)]
+    if a.tools_dir:
+        argv += ["--tools-dir", a.tools_dir]
+    print("$ " + " ".join(argv), flush=True)
+    t0 = time.monotonic()
+    r = subprocess.run(argv, timeout=170)
+    print(f"compare --quick took {time.monotonic() - t0:.1f} s", flush=True)
+    if r.returncode != 0:
+        print(f"FAIL: compare exited {r.returncode}")
+        return 1
+
+    report = out / "report.md"
+    if not report.is_file():
+        print(f"FAIL: no {report}")
+        return 1
+    text = report.read_text()
+    bad = [h for h in REQUIRED if h not in text]
+    # Every goro mode the binary offers must have run at least once: a mode that
+    # only failed would otherwise leave a well-formed but empty report.
+    if not re.search(r"^\| 50 \| (thread|pool|goroutine) \|", text, re.M):
+        bad.append("a hello @ 50 row for a goro mode")
+    pngs = [p for p in out.glob("*.png") if p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"]
+    linked = [p for p in pngs if f"]({p.name})" in text]
+    if not linked:
+        bad.append("at least one PNG chart linked from the report")
+    if bad:
+        print("FAIL: report is missing: " + "; ".join(bad))
+        return 1
+    print(f"ok: {report} well-formed, {len(linked)} chart(s): {', '.join(p.name for p in linked)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
