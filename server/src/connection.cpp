@@ -128,7 +128,7 @@ void serve_connection(net::Conn& conn, const ConnEnv& env) {
 
     // 4. Answer, and decide whether to keep the connection.
     bool keep = req.keep_alive && !resp.close && !env.draining.fired() &&
-                !(env.waiting && env.waiting->load(std::memory_order_relaxed) > 0);
+                !(env.starved && env.starved->load(std::memory_order_relaxed) > 0);
     int w = write_response(conn, resp, keep, req.method == "HEAD", net::deadline_in(cfg.write_timeout));
     env.metrics.count_status(resp.status);
     if (env.access_log) {

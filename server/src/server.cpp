@@ -40,7 +40,7 @@ Server::Server(Config cfg, Router router)
     access_log_ = std::make_unique<AccessLog>(cfg_.access_log);
     env_.access_log = access_log_.get();
   }
-  if (cfg_.mode == Mode::pool) env_.waiting = &waiting_;
+  if (cfg_.mode == Mode::pool) env_.starved = &starved_;
 }
 
 Server::~Server() {
@@ -117,11 +117,14 @@ void Server::pool_worker() {
     std::unique_ptr<net::Conn> c;
     {
       std::unique_lock lk(mu_);
+      ++idle_workers_;
+      update_starved();
       work_.wait(lk, [&] { return !queue_.empty() || stop_; });
-      if (queue_.empty()) return;
+      --idle_workers_;
+      if (queue_.empty()) return update_starved();
       c = std::move(queue_.front());
       queue_.pop_front();
-      waiting_.store(queue_.size(), std::memory_order_relaxed);
+      update_starved();
     }
     serve_and_release(std::move(c));
   }
@@ -176,7 +179,7 @@ bool Server::serve() {
     } else {
       std::lock_guard lk(mu_);
       queue_.push_back(std::move(c));
-      waiting_.store(queue_.size(), std::memory_order_relaxed);
+      update_starved();
       work_.notify_one();
     }
   }

@@ -34,10 +34,11 @@ struct ConnEnv {
   // answer their current request with "Connection: close".
   const net::Interrupt& draining;
   AccessLog* access_log = nullptr;
-  // Pool mode: connections waiting for a thread.  While any wait, a response
-  // closes its connection instead of keeping it (Tomcat's BIO connector does
-  // the same), so a fixed pool cannot be held forever by kept-alive clients.
-  const std::atomic<size_t>* waiting = nullptr;
+  // Pool mode: queued connections that no idle thread is about to take.
+  // While any starve, a response closes its connection instead of keeping it
+  // (Tomcat's BIO connector did the same), so a fixed pool cannot be held
+  // forever by kept-alive clients.
+  const std::atomic<size_t>* starved = nullptr;
 };
 
 // Serves `conn` until it closes, fails or times out.  Never throws; closes

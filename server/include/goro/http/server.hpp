@@ -74,11 +74,16 @@ class Server {
   std::condition_variable all_done_;  // signalled when conns_ becomes empty
   std::unordered_set<net::Conn*> conns_;
 
-  // Pool mode.  queue_ and stop_ guarded by mu_; waiting_ mirrors
-  // queue_.size() for lock-free reads by the connection loop.
+  // Pool mode.  queue_, idle_workers_ and stop_ guarded by mu_; starved_ is
+  // queue_.size() - idle_workers_ (at least 0), published for lock-free reads
+  // by the connection loop.
   std::condition_variable work_;
   std::deque<std::unique_ptr<net::Conn>> queue_;
-  std::atomic<size_t> waiting_{0};
+  size_t idle_workers_ = 0;
+  std::atomic<size_t> starved_{0};
+  void update_starved() {
+    starved_.store(queue_.size() > idle_workers_ ? queue_.size() - idle_workers_ : 0, std::memory_order_relaxed);
+  }
   bool stop_ = false;
   std::vector<std::thread> workers_;
 
