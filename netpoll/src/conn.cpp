@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "goro/net/interrupt.hpp"
+#include "goro/net/poller.hpp"
+#include "wait.hpp"
 
 namespace goro::net {
 
@@ -29,9 +31,8 @@ int poll_timeout_ms(Deadline d) {
 
 namespace {
 
-// Waits for `events` on fd (and the interrupt, if any).  0 = ready,
-// -ETIMEDOUT, -ECANCELED, or -errno.
-int wait_fd(int fd, short events, Deadline d, const Interrupt* intr) {
+// On an OS thread: poll(2) on fd and the interrupt's eventfd.
+int wait_blocking(int fd, short events, Deadline d, const Interrupt* intr) {
   for (;;) {
     if (intr && intr->fired()) return -ECANCELED;
     pollfd pfd[2] = {{fd, events, 0}, {intr ? intr->fd() : -1, POLLIN, 0}};
@@ -47,6 +48,22 @@ int wait_fd(int fd, short events, Deadline d, const Interrupt* intr) {
 }
 
 }  // namespace
+
+namespace detail {
+int wait_fd(int fd, short events, Deadline d, const Interrupt* intr) {
+  detail::Backend* b = detail::current_backend();
+  if (!b) return wait_blocking(fd, events, d, intr);
+  if (!intr) return b->wait_fd(fd, events, d);
+  // Enrolled, the wait ends when the interrupt fires (it shuts fd down).
+  Interrupt::Enrollment e{fd};
+  if (!intr->enroll(&e)) return -ECANCELED;
+  int r = b->wait_fd(fd, events, d);
+  intr->withdraw(&e);
+  return intr->fired() ? -ECANCELED : r;
+}
+}  // namespace detail
+
+using detail::wait_fd;
 
 Conn& Conn::operator=(Conn&& o) noexcept {
   if (this != &o) {

@@ -1,5 +1,8 @@
 // goro/http/server.hpp — the listener, the execution modes, shutdown.
 //
+//   goroutine: goro::run() starts --procs workers, each with its netpoll
+//           poller (io_uring or epoll); the accept loop runs as the main
+//           goroutine and spawns one goroutine per connection.
 //   thread: the acceptor starts one OS thread per connection (detached); the
 //           thread runs serve_connection and exits with the connection.
 //   pool:   --threads workers take accepted connections from a FIFO queue
@@ -47,10 +50,17 @@ class Server {
   // Begins graceful shutdown.  Any thread; not from a signal handler.
   void shutdown() { draining_.fire(); }
 
+  // What the start-up line says about the mode: "procs=2 poller=io_uring
+  // (...)", "threads=64" or "".  Valid after listen().
+  std::string mode_detail() const;
+
   const Metrics& metrics() const { return metrics_; }
   const Config& config() const { return cfg_; }
 
  private:
+  void accept_loop();
+  void start(std::unique_ptr<net::Conn> c);
+  bool serve_goroutines();
   void track(net::Conn* c);
   void serve_and_release(std::unique_ptr<net::Conn> c);
   void reject(net::Conn& c);
@@ -63,6 +73,7 @@ class Server {
   Metrics metrics_;
   net::Listener listener_;
   net::Interrupt draining_;
+  net::PollerChoice poller_{net::PollerKind::automatic, ""};
   int root_fd_ = -1;
   std::unique_ptr<AccessLog> access_log_;
   Context context_;
