@@ -64,6 +64,7 @@ void Server::listen() {
   if (e < 0) throw std::runtime_error(fmt::format("{} {}:{}: {}", what, cfg_.bind, cfg_.port, std::strerror(-e)));
   if (cfg_.mode == Mode::goroutine) {
     poller_ = net::choose_poller(cfg_.poller);
+    context_.poller = poller_.kind;
     if (cfg_.poller == net::PollerKind::uring && poller_.detail.rfind("io_uring (", 0) != 0)
       throw std::runtime_error("--poller=uring: io_uring is unavailable: " + poller_.detail);
   }
