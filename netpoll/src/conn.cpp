@@ -121,6 +121,28 @@ int Conn::wait_readable(Deadline d, const Interrupt* intr) {
   return wait_fd(fd_, POLLIN, d, intr);
 }
 
+bool Conn::when_readable(Deadline d, const Interrupt* intr, Callback* cb) {
+  detail::Backend* b = detail::current_backend();
+  if (!b) return false;
+  cb->wait_ = detail::WaitRecord{};
+  cb->wait_.cb = cb;
+  cb->wait_.fd = fd_;
+  cb->wait_.deadline = d;
+  cb->intr_ = intr;
+  if (intr) {
+    cb->enrollment_ = Interrupt::Enrollment{fd_};
+    if (!intr->enroll(&cb->enrollment_)) {
+      // Already shutting down: complete now, as the interrupt would have.
+      cb->wait_.res = -ECANCELED;
+      cb->intr_ = nullptr;
+      cb->on_ready(-ECANCELED);
+      return true;
+    }
+  }
+  b->wait_fd_async(&cb->wait_, POLLIN);
+  return true;
+}
+
 bool Conn::readable_now() {
   pollfd pfd{fd_, POLLIN, 0};
   return ::poll(&pfd, 1, 0) > 0;

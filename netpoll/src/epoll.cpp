@@ -30,13 +30,7 @@ namespace {
 // Events taken per epoll_wait: enough that one call drains a burst.
 constexpr int kMaxEvents = 256;
 
-struct Waiter {
-  goro::G* g;
-  int fd;
-  int res;
-  Deadline deadline;
-  bool in_heap;
-};
+using Waiter = WaitRecord;
 
 class EpollPoller final : public Backend {
  public:
@@ -66,7 +60,7 @@ class EpollPoller final : public Backend {
       auto* w = static_cast<Waiter*>(evs[i].data.ptr);
       if (w->in_heap) heap_remove(w);
       w->res = 0;
-      goro::ready(w->g);
+      complete(w);
       ++readied;
     }
     bump(counters().completions, static_cast<uint64_t>(n));
@@ -77,7 +71,7 @@ class EpollPoller final : public Backend {
       ::epoll_ctl(ep_, EPOLL_CTL_DEL, w->fd, nullptr);
       w->res = -ETIMEDOUT;
       bump(counters().timeouts);
-      goro::ready(w->g);
+      complete(w);
       ++readied;
     }
     return readied;
@@ -90,19 +84,21 @@ class EpollPoller final : public Backend {
   }
 
   int wait_fd(int fd, short events, Deadline d) override {
-    Waiter w{goro::current_g(), fd, 0, d, false};
-    epoll_event ev{};
-    ev.events = static_cast<uint32_t>(events) | EPOLLONESHOT;
-    ev.data.ptr = &w;
-    // MOD first: a connection waits again and again on the same P.
-    if (::epoll_ctl(ep_, EPOLL_CTL_MOD, fd, &ev) < 0) {
-      if (errno != ENOENT || ::epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev) < 0) return -errno;
-    }
-    bump(counters().submissions);
-    if (d != kNoDeadline) heap_push(&w);
+    Waiter w;
+    w.g = goro::current_g();
+    w.fd = fd;
+    w.deadline = d;
+    if (int r = arm(&w, events); r < 0) return r;
     bump(counters().parks);
     goro::park(goro::WaitReason::io_wait);
     return w.res;
+  }
+
+  void wait_fd_async(WaitRecord* w, short events) override {
+    if (int r = arm(w, events); r < 0) {
+      w->res = r;
+      complete(w);
+    }
   }
 
   // Regular files are always "ready" to epoll; the read itself may block the
@@ -113,6 +109,20 @@ class EpollPoller final : public Backend {
   }
 
  private:
+  // Registers w's fd (EPOLLONESHOT) and its deadline.  0 or -errno.
+  int arm(Waiter* w, short events) {
+    epoll_event ev{};
+    ev.events = static_cast<uint32_t>(events) | EPOLLONESHOT;
+    ev.data.ptr = w;
+    // MOD first: a connection waits again and again on the same P.
+    if (::epoll_ctl(ep_, EPOLL_CTL_MOD, w->fd, &ev) < 0) {
+      if (errno != ENOENT || ::epoll_ctl(ep_, EPOLL_CTL_ADD, w->fd, &ev) < 0) return -errno;
+    }
+    bump(counters().submissions);
+    if (w->deadline != kNoDeadline) heap_push(w);
+    return 0;
+  }
+
   static bool later(const Waiter* a, const Waiter* b) { return a->deadline > b->deadline; }
   void heap_push(Waiter* w) {
     w->in_heap = true;

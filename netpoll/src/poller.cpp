@@ -1,5 +1,6 @@
 #include "goro/net/poller.hpp"
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 
@@ -49,6 +50,17 @@ namespace detail {
 Counters& counters() {
   static Counters c;
   return c;
+}
+
+void complete(WaitRecord* w) {
+  if (w->g) return goro::ready(w->g);
+  Callback* cb = w->cb;
+  int res = w->res;
+  if (cb->intr_) {
+    cb->intr_->withdraw(&cb->enrollment_);
+    if (cb->intr_->fired()) res = -ECANCELED;
+  }
+  cb->on_ready(res);
 }
 
 Backend* current_backend() noexcept {

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -38,11 +39,18 @@ constexpr unsigned kRingEntries = 1024;
 constexpr uint64_t kIgnore = 0;  // linked timeouts: their CQE means nothing
 constexpr uint64_t kWake = 1;    // the eventfd read that wake() completes
 
-struct Op {
-  goro::G* g;
-  int res;
-  __kernel_timespec ts;  // read by the kernel at submit, so it lives here
-};
+static_assert(sizeof(WaitRecord::ts) == sizeof(__kernel_timespec) &&
+              offsetof(__kernel_timespec, tv_nsec) == sizeof(int64_t));
+
+// A POLL_ADD's result as wait_fd reports it: the event mask means ready;
+// a linked timeout cancels the poll, which we report as the deadline.
+int poll_result(int res, Deadline d) {
+  if (res == -ECANCELED && d != kNoDeadline) {
+    bump(counters().timeouts);
+    return -ETIMEDOUT;
+  }
+  return res < 0 ? res : 0;
+}
 
 [[noreturn]] void die(const char* what, int err) {
   std::fprintf(stderr, "goro: io_uring %s: %s\n", what, std::strerror(-err));
@@ -87,35 +95,27 @@ class UringPoller final : public Backend {
   }
 
   int wait_fd(int fd, short events, Deadline d) override {
-    Op op{goro::current_g(), 0, {}};
-    io_uring_sqe* sqe = get_sqes(d == kNoDeadline ? 1 : 2);
-    io_uring_prep_poll_add(sqe, fd, static_cast<unsigned>(events));
-    io_uring_sqe_set_data64(sqe, reinterpret_cast<uintptr_t>(&op));
-    if (d != kNoDeadline) {
-      sqe->flags |= IOSQE_IO_LINK;
-      auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d.time_since_epoch()).count();
-      op.ts = {ns / 1'000'000'000, ns % 1'000'000'000};
-      io_uring_sqe* t = io_uring_get_sqe(&ring_);
-      io_uring_prep_link_timeout(t, &op.ts, IORING_TIMEOUT_ABS);
-      io_uring_sqe_set_data64(t, kIgnore);
-    }
+    WaitRecord w;
+    w.g = goro::current_g();
+    w.fd = fd;
+    w.deadline = d;
+    submit_poll(&w, events);
     bump(counters().parks);
     goro::park(goro::WaitReason::io_wait);
-    if (op.res == -ECANCELED && d != kNoDeadline) {
-      bump(counters().timeouts);
-      return -ETIMEDOUT;
-    }
-    return op.res < 0 ? op.res : 0;
+    return poll_result(w.res, d);
   }
 
+  void wait_fd_async(WaitRecord* w, short events) override { submit_poll(w, events); }
+
   ssize_t pread(int fd, void* buf, size_t len, uint64_t offset) override {
-    Op op{goro::current_g(), 0, {}};
+    WaitRecord w;
+    w.g = goro::current_g();
     io_uring_sqe* sqe = get_sqes(1);
     io_uring_prep_read(sqe, fd, buf, static_cast<unsigned>(std::min<size_t>(len, 1u << 30)), offset);
-    io_uring_sqe_set_data64(sqe, reinterpret_cast<uintptr_t>(&op));
+    io_uring_sqe_set_data64(sqe, reinterpret_cast<uintptr_t>(&w));
     bump(counters().parks);
     goro::park(goro::WaitReason::io_wait);
-    return op.res;
+    return w.res;
   }
 
  private:
@@ -131,6 +131,21 @@ class UringPoller final : public Backend {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
     if (!sqe) die("get_sqe", -EBUSY);
     return sqe;
+  }
+
+  // Queues POLL_ADD for w (and its linked timeout); submitted at next poll.
+  void submit_poll(WaitRecord* w, short events) {
+    io_uring_sqe* sqe = get_sqes(w->deadline == kNoDeadline ? 1 : 2);
+    io_uring_prep_poll_add(sqe, w->fd, static_cast<unsigned>(events));
+    io_uring_sqe_set_data64(sqe, reinterpret_cast<uintptr_t>(w));
+    if (w->deadline != kNoDeadline) {
+      sqe->flags |= IOSQE_IO_LINK;
+      auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(w->deadline.time_since_epoch()).count();
+      w->ts = {ns / 1'000'000'000, ns % 1'000'000'000};
+      io_uring_sqe* t = io_uring_get_sqe(&ring_);
+      io_uring_prep_link_timeout(t, reinterpret_cast<__kernel_timespec*>(&w->ts), IORING_TIMEOUT_ABS);
+      io_uring_sqe_set_data64(t, kIgnore);
+    }
   }
 
   void arm_wake() {
@@ -152,9 +167,10 @@ class UringPoller final : public Backend {
         rearm = true;
         continue;
       }
-      auto* op = reinterpret_cast<Op*>(data);
-      op->res = cqe->res;
-      goro::ready(op->g);
+      auto* w = reinterpret_cast<WaitRecord*>(data);
+      // Callbacks only ever wait for polls; goroutines map their own result.
+      w->res = w->cb ? poll_result(cqe->res, w->deadline) : cqe->res;
+      complete(w);
       ++readied;
     }
     io_uring_cq_advance(&ring_, seen);

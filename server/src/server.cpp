@@ -88,6 +88,10 @@ void Server::track(net::Conn* c) {
 
 void Server::serve_and_release(std::unique_ptr<net::Conn> c) {
   serve_connection(*c, env_);
+  release(std::move(c));
+}
+
+void Server::release(std::unique_ptr<net::Conn> c) {
   std::lock_guard lk(mu_);
   conns_.erase(c.get());
   c->close();  // under mu_: drain() may be calling shutdown() on it
@@ -182,8 +186,11 @@ bool Server::serve_goroutines() {
 void Server::start(std::unique_ptr<net::Conn> c) {
   switch (cfg_.mode) {
     case Mode::goroutine: {
-      net::Conn* raw = c.release();
-      goro::go([this, raw] { serve_and_release(std::unique_ptr<net::Conn>(raw)); });
+      // No goroutine until the first request's bytes arrive.
+      auto* s = new Session;
+      s->server = this;
+      s->conn = std::move(c);
+      park_session(s);
       return;
     }
     case Mode::thread: {
@@ -212,6 +219,43 @@ void Server::start(std::unique_ptr<net::Conn> c) {
       return;
     }
   }
+}
+
+void Server::park_session(Session* s) {
+  net::Deadline d = net::deadline_in(s->first ? cfg_.header_timeout : cfg_.idle_timeout);
+  if (!s->conn->when_readable(d, &draining_, s)) {
+    // Not on a netpoll worker (cannot happen in goroutine mode): serve with a
+    // parked goroutine instead.
+    goro::go([this, s] {
+      std::unique_ptr<Session> owned(s);
+      serve_and_release(std::move(owned->conn));
+    });
+  }
+}
+
+// On the worker that reaped the wait: never blocks, only spawns.
+void Server::Session::on_ready(int res) {
+  Server* srv = server;
+  if (res == -ETIMEDOUT) srv->metrics_.timeouts.fetch_add(1, std::memory_order_relaxed);
+  if (res < 0 && res != -ECANCELED) {
+    // Idle too long (or the socket failed): close without a word.
+    goro::go([srv, this] {
+      std::unique_ptr<Session> owned(this);
+      srv->release(std::move(owned->conn));
+    });
+    return;
+  }
+  // Readable, or shutting down (serve_connection then serves a request that
+  // already arrived, or closes).
+  goro::go([srv, this] { srv->run_session(this); });
+}
+
+void Server::run_session(Session* s) {
+  ConnEnd end = serve_connection(*s->conn, env_, {.detach_when_idle = true, .resumed = true, .first = s->first});
+  s->first = false;
+  if (end == ConnEnd::idle) return park_session(s);
+  std::unique_ptr<Session> owned(s);
+  release(std::move(owned->conn));
 }
 
 void Server::accept_loop() {

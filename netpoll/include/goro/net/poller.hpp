@@ -24,6 +24,7 @@
 #include <string>
 
 #include "goro/net/deadline.hpp"
+#include "goro/net/interrupt.hpp"
 #include "goro/runtime.hpp"
 
 namespace goro::net {
@@ -53,6 +54,50 @@ struct PollerStats {
 };
 PollerStats poller_stats();
 
+struct Callback;
+
+namespace detail {
+
+// One pending wait, owned by whoever waits: on a parked goroutine's stack
+// (g set) or inside a Callback (cb set).  Backends keep pointers to it until
+// it completes; nothing else may touch it meanwhile.
+struct WaitRecord {
+  goro::G* g = nullptr;
+  Callback* cb = nullptr;
+  int fd = -1;
+  int res = 0;
+  Deadline deadline = kNoDeadline;
+  bool in_heap = false;              // epoll: on the P's deadline heap
+  struct {
+    int64_t tv_sec, tv_nsec;
+  } ts{};                            // uring: the linked timeout (read at submit)
+};
+
+// Called by a backend, on its worker, when w's wait is over (w->res set):
+// readies the goroutine, or withdraws the callback's enrollment and runs it.
+void complete(WaitRecord* w);
+
+}  // namespace detail
+
+// A wait that holds no goroutine (see Conn::when_readable).  on_ready runs on
+// the worker thread that reaped the completion — not in a goroutine, so it
+// must not block or park; it typically spawns one (goro::go).
+struct Callback {
+  // res: 0 when readable, -ETIMEDOUT at the deadline, -ECANCELED when the
+  // interrupt fired, or another -errno.
+  virtual void on_ready(int res) = 0;
+
+ protected:
+  ~Callback() = default;
+
+ private:
+  friend class Conn;
+  friend void detail::complete(detail::WaitRecord* w);
+  detail::WaitRecord wait_;
+  const Interrupt* intr_ = nullptr;
+  Interrupt::Enrollment enrollment_{-1};
+};
+
 namespace detail {
 
 // The parking side of a backend.  Called only from a goroutine running on
@@ -64,6 +109,10 @@ class Backend : public goro::Poller {
   virtual int wait_fd(int fd, short events, Deadline d) = 0;
   // Reads a regular file without blocking the worker.  Count or -errno.
   virtual ssize_t pread(int fd, void* buf, size_t len, uint64_t offset) = 0;
+  // Arms a wait that completes by running w->cb->on_ready(res) on this
+  // worker.  w->fd and w->deadline are set by the caller.  Called from a
+  // goroutine on this backend's worker; returns at once.
+  virtual void wait_fd_async(WaitRecord* w, short events) = 0;
 };
 
 // The calling goroutine's backend, or nullptr on an OS thread (or under a

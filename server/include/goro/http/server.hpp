@@ -58,11 +58,23 @@ class Server {
   const Config& config() const { return cfg_; }
 
  private:
+  // Goroutine mode: a connection between requests is a Session parked in
+  // the poller (Conn::when_readable) with no goroutine; each readable event
+  // spawns one that serves what arrived and exits when the connection idles.
+  struct Session final : net::Callback {
+    Server* server;
+    std::unique_ptr<net::Conn> conn;
+    bool first = true;
+    void on_ready(int res) override;
+  };
+  void park_session(Session* s);
+  void run_session(Session* s);
   void accept_loop();
   void start(std::unique_ptr<net::Conn> c);
   bool serve_goroutines();
   void track(net::Conn* c);
   void serve_and_release(std::unique_ptr<net::Conn> c);
+  void release(std::unique_ptr<net::Conn> c);  // untracks and closes
   void reject(net::Conn& c);
   void pool_worker();
   void linger_loop();
