@@ -376,7 +376,7 @@ TEST_CASE("a handler's exception becomes 500 and the server keeps serving") {
   auto ok = c.read_response();
   REQUIRE(ok);
   CHECK(ok->status == 200);
-  CHECK(srv.log().find("threw") != std::string::npos);
+  CHECK(srv.wait_log("threw"));
   auto vars = get(srv.port(), "/debug/vars");
   REQUIRE(vars);
   CHECK(vars->body.find("\"handler_exceptions\": 1") != std::string::npos);
@@ -418,7 +418,7 @@ TEST_CASE("shutdown closes connections by force after --shutdown-timeout") {
   srv.signal(SIGTERM);
   CHECK(srv.wait(8s) == 0);
   CHECK(c.wait_closed(5s));
-  CHECK(srv.log().find("by force") != std::string::npos);
+  CHECK(srv.wait_log("by force"));
 }
 
 TEST_CASE("1000 concurrent /sleep?ms=200 requests are all answered") {

@@ -118,6 +118,15 @@ std::string ServerProcess::log() const {
   return log_;
 }
 
+bool ServerProcess::wait_log(const std::string& text, std::chrono::milliseconds timeout) const {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (log().find(text) == std::string::npos) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
 int ServerProcess::threads() const {
   std::ifstream f("/proc/" + std::to_string(pid_) + "/status");
   std::string line;
