@@ -46,3 +46,9 @@ function(goro_add_test)
     set_tests_properties(${T_NAME} PROPERTIES ENVIRONMENT "${T_ENV}")
   endif()
 endfunction()
+
+# With GORO_FUZZ every goro target gets libFuzzer's coverage instrumentation;
+# only the fuzz executables link libFuzzer's main.
+if(GORO_FUZZ)
+  target_compile_options(goro_sanitize INTERFACE -fsanitize=fuzzer-no-link)
+endif()

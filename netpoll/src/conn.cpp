@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "goro/net/interrupt.hpp"
+#include "goro/net/poller.hpp"
+#include "wait.hpp"
 
 namespace goro::net {
 
@@ -29,9 +31,8 @@ int poll_timeout_ms(Deadline d) {
 
 namespace {
 
-// Waits for `events` on fd (and the interrupt, if any).  0 = ready,
-// -ETIMEDOUT, -ECANCELED, or -errno.
-int wait_fd(int fd, short events, Deadline d, const Interrupt* intr) {
+// On an OS thread: poll(2) on fd and the interrupt's eventfd.
+int wait_blocking(int fd, short events, Deadline d, const Interrupt* intr) {
   for (;;) {
     if (intr && intr->fired()) return -ECANCELED;
     pollfd pfd[2] = {{fd, events, 0}, {intr ? intr->fd() : -1, POLLIN, 0}};
@@ -47,6 +48,22 @@ int wait_fd(int fd, short events, Deadline d, const Interrupt* intr) {
 }
 
 }  // namespace
+
+namespace detail {
+int wait_fd(int fd, short events, Deadline d, const Interrupt* intr) {
+  detail::Backend* b = detail::current_backend();
+  if (!b) return wait_blocking(fd, events, d, intr);
+  if (!intr) return b->wait_fd(fd, events, d);
+  // Enrolled, the wait ends when the interrupt fires (it shuts fd down).
+  Interrupt::Enrollment e{fd};
+  if (!intr->enroll(&e)) return -ECANCELED;
+  int r = b->wait_fd(fd, events, d);
+  intr->withdraw(&e);
+  return intr->fired() ? -ECANCELED : r;
+}
+}  // namespace detail
+
+using detail::wait_fd;
 
 Conn& Conn::operator=(Conn&& o) noexcept {
   if (this != &o) {
@@ -102,6 +119,28 @@ ssize_t Conn::read(std::span<char> buf, Deadline d) {
 
 int Conn::wait_readable(Deadline d, const Interrupt* intr) {
   return wait_fd(fd_, POLLIN, d, intr);
+}
+
+bool Conn::when_readable(Deadline d, const Interrupt* intr, Callback* cb) {
+  detail::Backend* b = detail::current_backend();
+  if (!b) return false;
+  cb->wait_ = detail::WaitRecord{};
+  cb->wait_.cb = cb;
+  cb->wait_.fd = fd_;
+  cb->wait_.deadline = d;
+  cb->intr_ = intr;
+  if (intr) {
+    cb->enrollment_ = Interrupt::Enrollment{fd_};
+    if (!intr->enroll(&cb->enrollment_)) {
+      // Already shutting down: complete now, as the interrupt would have.
+      cb->wait_.res = -ECANCELED;
+      cb->intr_ = nullptr;
+      cb->on_ready(-ECANCELED);
+      return true;
+    }
+  }
+  b->wait_fd_async(&cb->wait_, POLLIN);
+  return true;
 }
 
 bool Conn::readable_now() {

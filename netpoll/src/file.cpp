@@ -1,5 +1,7 @@
 #include "goro/net/file.hpp"
 
+#include "goro/net/poller.hpp"
+
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
@@ -82,6 +84,7 @@ int File::open_beneath(int root_fd, const char* relpath) {
 }
 
 ssize_t File::pread(std::span<char> buf, uint64_t offset) {
+  if (auto* b = detail::current_backend()) return b->pread(fd_, buf.data(), buf.size(), offset);
   for (;;) {
     ssize_t n = ::pread(fd_, buf.data(), buf.size(), static_cast<off_t>(offset));
     if (n >= 0) return n;

@@ -10,6 +10,7 @@
 #include <cerrno>
 
 #include "goro/net/interrupt.hpp"
+#include "wait.hpp"
 
 namespace goro::net {
 
@@ -68,8 +69,8 @@ int Listener::accept(Conn& out, const Interrupt* intr) {
     }
     if (errno == EINTR || errno == ECONNABORTED) continue;
     if (errno != EAGAIN) return -errno;
-    pollfd pfd[2] = {{fd_, POLLIN, 0}, {intr ? intr->fd() : -1, POLLIN, 0}};
-    if (::poll(pfd, intr ? 2 : 1, -1) < 0 && errno != EINTR) return -errno;
+    int r = detail::wait_fd(fd_, POLLIN, kNoDeadline, intr);
+    if (r < 0) return r;
   }
 }
 

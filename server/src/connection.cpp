@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <memory>
+#include <utility>
 
 #include "goro/http/parser.hpp"
 
@@ -57,29 +58,36 @@ void fail(net::Conn& conn, const ConnEnv& env, int status, std::string_view why)
 
 }  // namespace
 
-void serve_connection(net::Conn& conn, const ConnEnv& env) {
+ConnEnd serve_connection(net::Conn& conn, const ConnEnv& env, ServeOptions opts) {
   const Config& cfg = env.config;
   RequestParser parser(cfg.limits);
-  auto buf = std::make_unique<char[]>(kReadBufferBytes);
+  // Held only while a request is being read or parsed: an idle kept-alive
+  // connection pins no buffer (memory per idle connection is a headline
+  // figure in goroutine mode, where the rest is a page or two of stack).
+  std::unique_ptr<char[]> buf;
   size_t start = 0, end = 0;  // unparsed bytes are buf[start, end)
   net::Deadline first_deadline = net::deadline_in(cfg.header_timeout);
-  bool first = true;
+  bool first = opts.first;
+  bool known_readable = opts.resumed;
   std::string peer;
 
   for (;;) {
     // 1. Wait for the first byte of the next request.
-    if (start == end) {
+    if (start == end && !std::exchange(known_readable, false)) {
       start = end = 0;
+      buf.reset();
+      if (opts.detach_when_idle && !env.draining.fired()) return ConnEnd::idle;
       int r = env.draining.fired()
                   ? -ECANCELED
                   : conn.wait_readable(first ? first_deadline : net::deadline_in(cfg.idle_timeout), &env.draining);
-      if (r == -ECANCELED && !conn.readable_now()) return;  // shutting down and nothing was sent
+      if (r == -ECANCELED && !conn.readable_now()) return ConnEnd::closed;  // shutting down, nothing sent
       if (r == -ETIMEDOUT) {
         env.metrics.timeouts.fetch_add(1, std::memory_order_relaxed);
-        return;  // idle: close without a word, as browsers expect
+        return ConnEnd::closed;  // idle: close without a word, as browsers expect
       }
-      if (r < 0 && r != -ECANCELED) return;
+      if (r < 0 && r != -ECANCELED) return ConnEnd::closed;
     }
+    if (!buf) buf = std::make_unique_for_overwrite<char[]>(kReadBufferBytes);
     net::Deadline header_deadline = first ? first_deadline : net::deadline_in(cfg.header_timeout);
     auto began = net::Clock::now();
 
@@ -91,10 +99,11 @@ void serve_connection(net::Conn& conn, const ConnEnv& env) {
         if (step.event == RequestParser::Event::request) break;
         if (step.event == RequestParser::Event::error) {
           spdlog::debug("bad request: {} {}", parser.error_status(), parser.error_reason());
-          return fail(conn, env, parser.error_status(), parser.error_reason());
+          fail(conn, env, parser.error_status(), parser.error_reason());
+          return ConnEnd::closed;
         }
         if (step.event == RequestParser::Event::expect_continue) {
-          if (conn.write_all(kContinue, net::deadline_in(cfg.write_timeout)) < 0) return;
+          if (conn.write_all(kContinue, net::deadline_in(cfg.write_timeout)) < 0) return ConnEnd::closed;
           continue;
         }
       }
@@ -103,9 +112,10 @@ void serve_connection(net::Conn& conn, const ConnEnv& env) {
       ssize_t n = conn.read({buf.get(), kReadBufferBytes}, d);
       if (n == -ETIMEDOUT) {
         env.metrics.timeouts.fetch_add(1, std::memory_order_relaxed);
-        return fail(conn, env, 408, parser.headers_done() ? "body not received in time" : "headers not received in time");
+        fail(conn, env, 408, parser.headers_done() ? "body not received in time" : "headers not received in time");
+        return ConnEnd::closed;
       }
-      if (n <= 0) return;  // peer closed or reset: there is no one to answer
+      if (n <= 0) return ConnEnd::closed;  // peer closed or reset: no one to answer
       end = static_cast<size_t>(n);
     }
     first = false;
@@ -128,19 +138,19 @@ void serve_connection(net::Conn& conn, const ConnEnv& env) {
 
     // 4. Answer, and decide whether to keep the connection.
     bool keep = req.keep_alive && !resp.close && !env.draining.fired() &&
-                !(env.waiting && env.waiting->load(std::memory_order_relaxed) > 0);
+                !(env.starved && env.starved->load(std::memory_order_relaxed) > 0);
     int w = write_response(conn, resp, keep, req.method == "HEAD", net::deadline_in(cfg.write_timeout));
     env.metrics.count_status(resp.status);
     if (env.access_log) {
       if (peer.empty()) peer = conn.peer();
       env.access_log->record(peer, req, resp.status, w < 0 ? 0 : resp.content_length(), net::Clock::now() - began);
     }
-    if (w < 0) return;
+    if (w < 0) return ConnEnd::closed;
     if (!keep) {
       // Linger only if the client sent more than we read (pipelined requests
       // we will not answer): without unread data a plain close sends no RST.
       if (start < end || conn.readable_now()) conn.linger(net::deadline_in(kLingerTime));
-      return;
+      return ConnEnd::closed;
     }
   }
 }

@@ -7,6 +7,8 @@
 #include <string>
 
 #include "goro/http/router.hpp"
+#include "goro/net/poller.hpp"
+#include "goro/stats.hpp"
 #include "goro/time.hpp"
 
 namespace goro::http {
@@ -145,19 +147,98 @@ Response static_file(const Request& req, const Context& ctx) {
   return r;
 }
 
+// Server counters, the runtime's scheduler state and the poller's counters.
 Response debug_vars(const Request&, const Context& ctx) {
   const Metrics& m = ctx.metrics;
   auto up = std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx.started).count();
   auto ld = [](const auto& a) { return a.load(std::memory_order_relaxed); };
-  Response r = Response::text(
-      200, fmt::format("{{\"mode\": \"{}\", \"uptime_seconds\": {:.3f}, \"connections\": {{\"accepted\": {}, "
-                       "\"active\": {}, \"rejected\": {}}}, \"requests\": {}, \"responses\": {{\"2xx\": {}, "
-                       "\"3xx\": {}, \"4xx\": {}, \"5xx\": {}}}, \"handler_exceptions\": {}, \"timeouts\": {}}}\n",
-                       to_string(ctx.config.mode), up, ld(m.accepted), ld(m.active), ld(m.rejected),
-                       ld(m.requests), ld(m.status_2xx), ld(m.status_3xx), ld(m.status_4xx), ld(m.status_5xx),
-                       ld(m.handler_exceptions), ld(m.timeouts)));
+  fmt::memory_buffer b;
+  auto out = std::back_inserter(b);
+  fmt::format_to(out,
+                 "{{\"mode\": \"{}\", \"uptime_seconds\": {:.3f}, \"connections\": {{\"accepted\": {}, "
+                 "\"active\": {}, \"rejected\": {}}}, \"requests\": {}, \"responses\": {{\"2xx\": {}, "
+                 "\"3xx\": {}, \"4xx\": {}, \"5xx\": {}}}, \"handler_exceptions\": {}, \"timeouts\": {}",
+                 to_string(ctx.config.mode), up, ld(m.accepted), ld(m.active), ld(m.rejected), ld(m.requests),
+                 ld(m.status_2xx), ld(m.status_3xx), ld(m.status_4xx), ld(m.status_5xx), ld(m.handler_exceptions),
+                 ld(m.timeouts));
+  if (ctx.config.mode == Mode::goroutine) {
+    goro::Stats rt = goro::stats();
+    fmt::format_to(out,
+                   ", \"runtime\": {{\"procs\": {}, \"goroutines\": {}, \"spawned\": {}, \"switches\": {}, "
+                   "\"steals\": {}, \"parks\": {}, \"global_runq\": {}, \"spinning\": {}, \"idle\": {}, "
+                   "\"stack_size\": {}, \"blocking_threads\": {}, \"p\": [",
+                   rt.procs, rt.goroutines_alive, rt.goroutines_spawned, rt.switches, rt.steals, rt.parks,
+                   rt.global_runq, rt.spinning, rt.idle, rt.stack_size, rt.blocking_threads);
+    for (size_t i = 0; i < rt.p.size(); ++i) {
+      const auto& p = rt.p[i];
+      fmt::format_to(out,
+                     "{}{{\"id\": {}, \"runq\": {}, \"runnext\": {}, \"idle\": {}, \"timers\": {}, "
+                     "\"switches\": {}, \"steals\": {}, \"parks\": {}, \"spawned\": {}}}",
+                     i ? ", " : "", p.id, p.runq, p.runnext, p.idle, p.timers, p.switches, p.steals, p.parks,
+                     p.spawned);
+    }
+    net::PollerStats ps = net::poller_stats();
+    fmt::format_to(out,
+                   "]}}, \"netpoll\": {{\"backend\": \"{}\", \"submissions\": {}, \"completions\": {}, "
+                   "\"parks\": {}, \"timeouts\": {}, \"wakes\": {}}}",
+                   net::to_string(ctx.config.poller == net::PollerKind::automatic ? ctx.poller : ctx.config.poller),
+                   ps.submissions, ps.completions, ps.parks, ps.timeouts, ps.wakes);
+  }
+  fmt::format_to(out, "}}\n");
+  Response r = Response::text(200, fmt::to_string(b));
   r.content_type = "application/json";
   return r;
+}
+
+// The same figures in Prometheus' text exposition format.
+Response metrics(const Request&, const Context& ctx) {
+  const Metrics& m = ctx.metrics;
+  auto ld = [](const auto& a) { return a.load(std::memory_order_relaxed); };
+  fmt::memory_buffer b;
+  auto out = std::back_inserter(b);
+  auto metric = [&](std::string_view name, std::string_view type, std::string_view help, auto value,
+                    std::string_view labels = {}) {
+    fmt::format_to(out, "# HELP goro_{} {}\n# TYPE goro_{} {}\ngoro_{}{} {}\n", name, help, name, type, name, labels,
+                   value);
+  };
+  metric("connections_accepted_total", "counter", "Connections accepted.", ld(m.accepted));
+  metric("connections_rejected_total", "counter", "Connections answered 503 (over --max-conns).", ld(m.rejected));
+  metric("connections_active", "gauge", "Connections being served or queued.", ld(m.active));
+  metric("requests_total", "counter", "Requests dispatched to a handler.", ld(m.requests));
+  fmt::format_to(out, "# HELP goro_responses_total Responses by status class.\n# TYPE goro_responses_total counter\n");
+  fmt::format_to(out, "goro_responses_total{{class=\"2xx\"}} {}\ngoro_responses_total{{class=\"3xx\"}} {}\n",
+                 ld(m.status_2xx), ld(m.status_3xx));
+  fmt::format_to(out, "goro_responses_total{{class=\"4xx\"}} {}\ngoro_responses_total{{class=\"5xx\"}} {}\n",
+                 ld(m.status_4xx), ld(m.status_5xx));
+  metric("handler_exceptions_total", "counter", "Handler exceptions turned into 500.", ld(m.handler_exceptions));
+  metric("timeouts_total", "counter", "Header, body and idle timeouts.", ld(m.timeouts));
+  if (ctx.config.mode == Mode::goroutine) {
+    goro::Stats rt = goro::stats();
+    metric("goroutines", "gauge", "Goroutines alive.", rt.goroutines_alive);
+    metric("goroutines_spawned_total", "counter", "Goroutines spawned.", rt.goroutines_spawned);
+    metric("sched_switches_total", "counter", "Goroutine context switches.", rt.switches);
+    metric("sched_steals_total", "counter", "Goroutines stolen from another P.", rt.steals);
+    metric("sched_parks_total", "counter", "Goroutine parks.", rt.parks);
+    metric("sched_procs", "gauge", "Ps (worker threads).", rt.procs);
+    fmt::format_to(out, "# HELP goro_sched_runqueue Runnable goroutines in each P's local queue.\n"
+                        "# TYPE goro_sched_runqueue gauge\n");
+    for (const auto& p : rt.p) fmt::format_to(out, "goro_sched_runqueue{{p=\"{}\"}} {}\n", p.id, p.runq);
+    net::PollerStats ps = net::poller_stats();
+    metric("netpoll_submissions_total", "counter", "I/O waits submitted to the poller.", ps.submissions);
+    metric("netpoll_completions_total", "counter", "Completions reaped by the poller.", ps.completions);
+    metric("netpoll_timeouts_total", "counter", "I/O waits ended by their deadline.", ps.timeouts);
+  }
+  Response r = Response::text(200, fmt::to_string(b));
+  r.content_type = "text/plain; version=0.0.4";
+  return r;
+}
+
+// Every goroutine with its state and wait reason, as Go prints them.
+Response debug_goroutines(const Request&, const Context& ctx) {
+  if (ctx.config.mode != Mode::goroutine)
+    return Response::text(200, fmt::format("no goroutines: --mode={} runs connections on OS threads\n",
+                                           to_string(ctx.config.mode)));
+  return Response::text(200, goro::dump_goroutines());
 }
 
 // Shows that a handler's exception becomes a 500 and the server goes on.
@@ -173,6 +254,8 @@ Router default_router() {
   r.add({"POST", "PUT"}, "/echo", echo);
   r.add({"GET"}, "/static/", static_file, /*prefix=*/true);
   r.add({"GET"}, "/debug/vars", debug_vars);
+  r.add({"GET"}, "/metrics", metrics);
+  r.add({"GET"}, "/debug/goroutines", debug_goroutines);
   r.add({"GET"}, "/debug/throw", debug_throw);
   return r;
 }

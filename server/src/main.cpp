@@ -1,7 +1,8 @@
 // goro — an HTTP/1.1 server that runs the same handlers under different
 // execution models, so they can be load-tested side by side.
 //
-//   goro --port 8080                  # thread mode (the default for now)
+//   goro --port 8080                  # goroutine mode (the default)
+//   goro --mode=thread                # one OS thread per connection
 //   goro --mode=pool --threads=64
 //   goro --help
 #include <CLI/CLI.hpp>
@@ -56,11 +57,20 @@ int main(int argc, char** argv) {
       "goro: an HTTP/1.1 server that runs the same handlers under different execution models.\n"
       "Endpoints: /  /sleep?ms=N  /cpu?n=N  POST /echo  /static/<path>  /debug/vars  /debug/throw"};
   app.set_version_flag("--version", "goro 0.1.0");
-  std::string mode = "thread";
+  std::string mode = "goroutine";
   app.add_option("--mode", mode,
-                 "execution model: thread = one OS thread per connection; pool = --threads workers and a "
-                 "queue of connections (goroutine mode is not built yet)")
-      ->check(CLI::IsMember({"thread", "pool"}))
+                 "execution model: goroutine = one goroutine per connection, M:N over --procs workers "
+                 "parked on io_uring; thread = one OS thread per connection; pool = --threads workers and "
+                 "a queue of connections")
+      ->check(CLI::IsMember({"goroutine", "thread", "pool"}))
+      ->capture_default_str();
+  app.add_option("--procs", cfg.procs, "goroutine mode: worker threads (0 = $GOMAXPROCS, else the CPU count)")
+      ->check(CLI::Range(0, 1024))
+      ->capture_default_str();
+  std::string poller = "auto";
+  app.add_option("--poller", poller,
+                 "goroutine mode: netpoll backend; auto = io_uring if the kernel allows it, else epoll")
+      ->check(CLI::IsMember({"auto", "uring", "epoll"}))
       ->capture_default_str();
   app.add_option("--threads", cfg.threads, "pool size for --mode=pool")->check(CLI::Range(1, 100000))->capture_default_str();
   app.add_option("--bind", cfg.bind, "numeric address to listen on")->capture_default_str();
@@ -83,7 +93,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--access-log", cfg.access_log, "append one line per request to this file (- = stdout)");
   CLI11_PARSE(app, argc, argv);
-  cfg.mode = mode == "pool" ? Mode::pool : Mode::thread;
+  cfg.mode = mode == "pool" ? Mode::pool : mode == "thread" ? Mode::thread : Mode::goroutine;
+  cfg.poller = poller == "uring" ? goro::net::PollerKind::uring
+               : poller == "epoll" ? goro::net::PollerKind::epoll
+                                   : goro::net::PollerKind::automatic;
 
   auto logger = spdlog::stderr_color_mt("goro");
   spdlog::set_default_logger(logger);
@@ -108,9 +121,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   spdlog::info(
-      "goro listening on {}:{} mode={} threads={} max_conns={} max_header_bytes={} max_body_bytes={} "
+      "goro listening on {}:{} mode={} {} max_conns={} max_header_bytes={} max_body_bytes={} "
       "header_timeout={}ms idle_timeout={}ms write_timeout={}ms shutdown_timeout={}ms root={}",
-      cfg.bind, server->port(), to_string(cfg.mode), cfg.mode == Mode::pool ? cfg.threads : 0, cfg.max_conns,
+      cfg.bind, server->port(), to_string(cfg.mode), server->mode_detail(), cfg.max_conns,
       cfg.limits.max_header_bytes, cfg.limits.max_body_bytes, cfg.header_timeout.count(), cfg.idle_timeout.count(),
       cfg.write_timeout.count(), cfg.shutdown_timeout.count(), cfg.root);
   spdlog::default_logger()->flush();

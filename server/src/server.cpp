@@ -10,6 +10,9 @@
 #include <spdlog/spdlog.h>
 #include <stdexcept>
 
+#include "goro/runtime.hpp"
+#include "goro/time.hpp"
+
 namespace goro::http {
 
 namespace {
@@ -26,7 +29,13 @@ constexpr size_t kMaxLingering = 4096;
 
 }  // namespace
 
-std::string_view to_string(Mode m) { return m == Mode::thread ? "thread" : "pool"; }
+std::string_view to_string(Mode m) {
+  switch (m) {
+    case Mode::goroutine: return "goroutine";
+    case Mode::thread: return "thread";
+    default: return "pool";
+  }
+}
 
 Server::Server(Config cfg, Router router)
     : cfg_(std::move(cfg)),
@@ -40,7 +49,7 @@ Server::Server(Config cfg, Router router)
     access_log_ = std::make_unique<AccessLog>(cfg_.access_log);
     env_.access_log = access_log_.get();
   }
-  if (cfg_.mode == Mode::pool) env_.waiting = &waiting_;
+  if (cfg_.mode == Mode::pool) env_.starved = &starved_;
 }
 
 Server::~Server() {
@@ -53,6 +62,22 @@ void Server::listen() {
   if (e == -EINVAL && std::string_view(what) == "address")
     throw std::runtime_error(fmt::format("--bind {}: not a numeric IPv4 or IPv6 address", cfg_.bind));
   if (e < 0) throw std::runtime_error(fmt::format("{} {}:{}: {}", what, cfg_.bind, cfg_.port, std::strerror(-e)));
+  if (cfg_.mode == Mode::goroutine) {
+    poller_ = net::choose_poller(cfg_.poller);
+    context_.poller = poller_.kind;
+    if (cfg_.poller == net::PollerKind::uring && poller_.detail.rfind("io_uring (", 0) != 0)
+      throw std::runtime_error("--poller=uring: io_uring is unavailable: " + poller_.detail);
+  }
+}
+
+std::string Server::mode_detail() const {
+  switch (cfg_.mode) {
+    case Mode::goroutine:
+      return fmt::format("procs={} poller={}", cfg_.procs ? std::to_string(cfg_.procs) : std::string("auto"),
+                         poller_.detail);
+    case Mode::pool: return fmt::format("threads={}", cfg_.threads);
+    default: return "";
+  }
 }
 
 void Server::track(net::Conn* c) {
@@ -63,6 +88,10 @@ void Server::track(net::Conn* c) {
 
 void Server::serve_and_release(std::unique_ptr<net::Conn> c) {
   serve_connection(*c, env_);
+  release(std::move(c));
+}
+
+void Server::release(std::unique_ptr<net::Conn> c) {
   std::lock_guard lk(mu_);
   conns_.erase(c.get());
   c->close();  // under mu_: drain() may be calling shutdown() on it
@@ -117,47 +146,54 @@ void Server::pool_worker() {
     std::unique_ptr<net::Conn> c;
     {
       std::unique_lock lk(mu_);
+      ++idle_workers_;
+      update_starved();
       work_.wait(lk, [&] { return !queue_.empty() || stop_; });
-      if (queue_.empty()) return;
+      --idle_workers_;
+      if (queue_.empty()) return update_starved();
       c = std::move(queue_.front());
       queue_.pop_front();
-      waiting_.store(queue_.size(), std::memory_order_relaxed);
+      update_starved();
     }
     serve_and_release(std::move(c));
   }
 }
 
 bool Server::serve() {
+  if (cfg_.mode == Mode::goroutine) return serve_goroutines();
   if (cfg_.mode == Mode::pool)
     for (int i = 0; i < cfg_.threads; ++i) workers_.emplace_back([this] { pool_worker(); });
+  accept_loop();
+  return drain();
+}
 
-  auto last_emfile_log = net::Clock::now() - 1h;
-  for (;;) {
-    net::Conn conn;
-    int e = listener_.accept(conn, &draining_);
-    if (e == -ECANCELED) break;
-    if (e == -EMFILE || e == -ENFILE || e == -ENOBUFS || e == -ENOMEM) {
-      // Out of descriptors: back off briefly as Go's net/http does, and say
-      // so at most once a second.
-      if (net::Clock::now() - last_emfile_log > 1s) {
-        spdlog::warn("accept: {}; retrying (raise ulimit -n or lower --max-conns)", std::strerror(-e));
-        last_emfile_log = net::Clock::now();
-      }
-      std::this_thread::sleep_for(10ms);
-      continue;
+bool Server::serve_goroutines() {
+  bool graceful = false;
+  goro::Options opts;
+  opts.procs = cfg_.procs;
+  opts.poller = net::poller_factory(poller_.kind);
+  goro::run(
+      [&] {
+        accept_loop();
+        // drain() waits on a condition variable: off the workers.
+        graceful = goro::blocking([this] { return drain(); });
+      },
+      std::move(opts));
+  return graceful;
+}
+
+// Hands an accepted, tracked connection to the mode's executor.
+void Server::start(std::unique_ptr<net::Conn> c) {
+  switch (cfg_.mode) {
+    case Mode::goroutine: {
+      // No goroutine until the first request's bytes arrive.
+      auto* s = new Session;
+      s->server = this;
+      s->conn = std::move(c);
+      park_session(s);
+      return;
     }
-    if (e < 0) {
-      spdlog::error("accept: {}", std::strerror(-e));
-      continue;
-    }
-    metrics_.accepted.fetch_add(1, std::memory_order_relaxed);
-    if (metrics_.active.load(std::memory_order_relaxed) >= static_cast<int64_t>(cfg_.max_conns)) {
-      reject(conn);
-      continue;
-    }
-    auto c = std::make_unique<net::Conn>(std::move(conn));
-    track(c.get());
-    if (cfg_.mode == Mode::thread) {
+    case Mode::thread: {
       net::Conn* raw = c.release();  // the thread owns it once it starts
       try {
         std::thread([this, raw] { serve_and_release(std::unique_ptr<net::Conn>(raw)); }).detach();
@@ -173,14 +209,85 @@ bool Server::serve() {
         }
         reject(*owned);
       }
-    } else {
+      return;
+    }
+    case Mode::pool: {
       std::lock_guard lk(mu_);
       queue_.push_back(std::move(c));
-      waiting_.store(queue_.size(), std::memory_order_relaxed);
+      update_starved();
       work_.notify_one();
+      return;
     }
   }
-  return drain();
+}
+
+void Server::park_session(Session* s) {
+  net::Deadline d = net::deadline_in(s->first ? cfg_.header_timeout : cfg_.idle_timeout);
+  if (!s->conn->when_readable(d, &draining_, s)) {
+    // Not on a netpoll worker (cannot happen in goroutine mode): serve with a
+    // parked goroutine instead.
+    goro::go([this, s] {
+      std::unique_ptr<Session> owned(s);
+      serve_and_release(std::move(owned->conn));
+    });
+  }
+}
+
+// On the worker that reaped the wait: never blocks, only spawns.
+void Server::Session::on_ready(int res) {
+  Server* srv = server;
+  if (res == -ETIMEDOUT) srv->metrics_.timeouts.fetch_add(1, std::memory_order_relaxed);
+  if (res < 0 && res != -ECANCELED) {
+    // Idle too long (or the socket failed): close without a word.
+    goro::go([srv, this] {
+      std::unique_ptr<Session> owned(this);
+      srv->release(std::move(owned->conn));
+    });
+    return;
+  }
+  // Readable, or shutting down (serve_connection then serves a request that
+  // already arrived, or closes).
+  goro::go([srv, this] { srv->run_session(this); });
+}
+
+void Server::run_session(Session* s) {
+  ConnEnd end = serve_connection(*s->conn, env_, {.detach_when_idle = true, .resumed = true, .first = s->first});
+  s->first = false;
+  if (end == ConnEnd::idle) return park_session(s);
+  std::unique_ptr<Session> owned(s);
+  release(std::move(owned->conn));
+}
+
+void Server::accept_loop() {
+  auto last_emfile_log = net::Clock::now() - 1h;
+  for (;;) {
+    net::Conn conn;
+    int e = listener_.accept(conn, &draining_);
+    if (e == -ECANCELED) break;
+    if (e == -EMFILE || e == -ENFILE || e == -ENOBUFS || e == -ENOMEM) {
+      // Out of descriptors: back off briefly as Go's net/http does, and say
+      // so at most once a second.
+      if (net::Clock::now() - last_emfile_log > 1s) {
+        spdlog::warn("accept: {}; retrying (raise ulimit -n or lower --max-conns)", std::strerror(-e));
+        last_emfile_log = net::Clock::now();
+      }
+      goro::sleep_for(10ms);
+      continue;
+    }
+    if (e < 0) {
+      if (draining_.fired()) break;
+      spdlog::error("accept: {}", std::strerror(-e));
+      continue;
+    }
+    metrics_.accepted.fetch_add(1, std::memory_order_relaxed);
+    if (metrics_.active.load(std::memory_order_relaxed) >= static_cast<int64_t>(cfg_.max_conns)) {
+      reject(conn);
+      continue;
+    }
+    auto c = std::make_unique<net::Conn>(std::move(conn));
+    track(c.get());
+    start(std::move(c));
+  }
 }
 
 bool Server::drain() {

@@ -376,7 +376,7 @@ TEST_CASE("a handler's exception becomes 500 and the server keeps serving") {
   auto ok = c.read_response();
   REQUIRE(ok);
   CHECK(ok->status == 200);
-  CHECK(srv.log().find("threw") != std::string::npos);
+  CHECK(srv.wait_log("threw"));
   auto vars = get(srv.port(), "/debug/vars");
   REQUIRE(vars);
   CHECK(vars->body.find("\"handler_exceptions\": 1") != std::string::npos);
@@ -418,7 +418,7 @@ TEST_CASE("shutdown closes connections by force after --shutdown-timeout") {
   srv.signal(SIGTERM);
   CHECK(srv.wait(8s) == 0);
   CHECK(c.wait_closed(5s));
-  CHECK(srv.log().find("by force") != std::string::npos);
+  CHECK(srv.wait_log("by force"));
 }
 
 TEST_CASE("1000 concurrent /sleep?ms=200 requests are all answered") {
@@ -464,4 +464,65 @@ TEST_CASE("1000 concurrent /sleep?ms=200 requests are all answered") {
     if (got[i].starts_with("HTTP/1.1 200") && got[i].ends_with("slept 200 ms\n")) ++ok;
   }
   CHECK(ok == kConns);
+}
+
+TEST_CASE("/metrics speaks Prometheus text and counts requests") {
+  ServerProcess srv;
+  for (int i = 0; i < 3; ++i) REQUIRE(get(srv.port(), "/"));
+  auto r = get(srv.port(), "/metrics");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(r->header("Content-Type")->starts_with("text/plain"));
+  CHECK(r->body.find("# TYPE goro_requests_total counter") != std::string::npos);
+  // The three GETs are counted; /metrics itself is dispatched before it counts.
+  auto at = r->body.find("\ngoro_requests_total ");
+  REQUIRE(at != std::string::npos);
+  CHECK(std::stoi(r->body.substr(at + 21)) >= 3);
+  if (goro::test::test_mode() == "goroutine") {
+    CHECK(r->body.find("goro_goroutines ") != std::string::npos);
+    CHECK(r->body.find("goro_netpoll_completions_total ") != std::string::npos);
+  }
+}
+
+TEST_CASE("/debug/goroutines shows each goroutine's wait reason") {
+  ServerProcess srv;
+  Client idle(srv.port());  // a kept-alive connection waiting for its next request
+  REQUIRE(idle.send(req("GET", "/")));
+  REQUIRE(idle.read_response());
+  Client sleeper(srv.port());
+  REQUIRE(sleeper.send(req("GET", "/sleep?ms=1000")));
+  std::this_thread::sleep_for(200ms);
+  auto r = get(srv.port(), "/debug/goroutines");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  if (goro::test::test_mode() == "goroutine") {
+    CHECK(r->body.find("[IO wait]") != std::string::npos);
+    CHECK(r->body.find("[sleep]") != std::string::npos);
+    auto vars = get(srv.port(), "/debug/vars");
+    REQUIRE(vars);
+    CHECK(vars->body.find("\"runtime\": {\"procs\": ") != std::string::npos);
+    CHECK(vars->body.find("\"netpoll\": {\"backend\": ") != std::string::npos);
+  } else {
+    CHECK(r->body.find("no goroutines") != std::string::npos);
+  }
+  auto s = sleeper.read_response();
+  REQUIRE(s);
+  CHECK(s->status == 200);
+}
+
+TEST_CASE("the server logs which mode and netpoll backend it runs") {
+  ServerProcess srv;
+  std::string log = srv.log();
+  CHECK(log.find("mode=" + goro::test::test_mode()) != std::string::npos);
+  if (goro::test::test_mode() == "goroutine") {
+    const char* args = std::getenv("GORO_TEST_ARGS");
+    bool epoll = args && std::string(args).find("epoll") != std::string::npos;
+    if (epoll) {
+      CHECK(log.find("poller=epoll") != std::string::npos);
+    } else {
+      // io_uring, or the epoll fallback with the reason, where the kernel refuses it.
+      CHECK((log.find("poller=io_uring") != std::string::npos ||
+             log.find("io_uring unavailable") != std::string::npos));
+    }
+  }
 }

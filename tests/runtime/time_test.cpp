@@ -1,21 +1,88 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <mutex>
+#include <vector>
 
+#include "goro/runtime.hpp"
+#include "goro/sync.hpp"
 #include "goro/time.hpp"
 
 using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
 
 TEST_CASE("sleep_for on an OS thread never returns early") {
   for (auto d : {0ms, 1ms, 5ms, 20ms}) {
-    auto start = std::chrono::steady_clock::now();
+    auto start = Clock::now();
     goro::sleep_for(d);
-    CHECK(std::chrono::steady_clock::now() - start >= d);
+    CHECK(Clock::now() - start >= d);
   }
 }
 
 TEST_CASE("sleep_until a past time returns at once") {
-  auto start = std::chrono::steady_clock::now();
+  auto start = Clock::now();
   goro::sleep_until(start - 1s);
-  CHECK(std::chrono::steady_clock::now() - start < 1s);
+  CHECK(Clock::now() - start < 1s);
+}
+
+TEST_CASE("goroutine timers fire in order and never early") {
+  // One P: wake order must equal deadline order.  Deadlines are given out of
+  // order, some equal (FIFO among equals).
+  std::vector<int> order;
+  std::atomic<int> early{0};
+  goro::run([&] {
+    goro::WaitGroup wg;
+    auto base = Clock::now() + 5ms;
+    const int offsets_ms[] = {9, 3, 7, 1, 5, 5, 0, 12, 2, 8};
+    for (int i = 0; i < 10; i++) {
+      wg.add(1);
+      auto when = base + std::chrono::milliseconds(offsets_ms[i]);
+      goro::go([&, when, i] {
+        goro::sleep_until(when);
+        if (Clock::now() < when) early++;
+        order.push_back(i);
+        wg.done();
+      });
+    }
+    wg.wait();
+  }, {.procs = 1});
+  CHECK(early.load() == 0);
+  CHECK(order == std::vector<int>{6, 3, 8, 1, 4, 5, 2, 9, 0, 7});
+}
+
+TEST_CASE("many sleeping goroutines on several Ps never wake early") {
+  std::atomic<int> early{0}, woke{0};
+  goro::run([&] {
+    goro::WaitGroup wg;
+    for (int i = 0; i < 2000; i++) {
+      wg.add(1);
+      goro::go([&, i] {
+        auto d = std::chrono::microseconds((i * 37) % 5000);
+        auto start = Clock::now();
+        goro::sleep_for(d);
+        if (Clock::now() - start < d) early++;
+        woke++;
+        wg.done();
+      });
+    }
+    wg.wait();
+  }, {.procs = 2});
+  CHECK(early.load() == 0);
+  CHECK(woke.load() == 2000);
+}
+
+TEST_CASE("a sleeping goroutine does not block others on its worker") {
+  std::atomic<int> ran{0};
+  goro::run([&] {
+    goro::go([&] {
+      for (int i = 0; i < 100; i++) {
+        ran++;
+        goro::yield();
+      }
+    });
+    goro::sleep_for(20ms);
+    CHECK(ran.load() == 100);
+  }, {.procs = 1});
 }

@@ -25,6 +25,20 @@ std::string test_mode() {
 ServerProcess::ServerProcess(std::vector<std::string> args) {
   std::vector<std::string> argv_s = {GORO_BINARY, "--mode=" + test_mode(), "--bind", "127.0.0.1", "--port", "0",
                                      "--log-level", "info"};
+  // GORO_TEST_ARGS: extra flags for every server of this run, e.g.
+  // "--poller=epoll" (space-separated).
+  if (const char* extra = std::getenv("GORO_TEST_ARGS")) {
+    std::string word;
+    for (const char* c = extra;; ++c) {
+      if (*c == ' ' || *c == '\0') {
+        if (!word.empty()) argv_s.push_back(word);
+        word.clear();
+        if (!*c) break;
+      } else {
+        word += *c;
+      }
+    }
+  }
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) < 0) throw std::runtime_error("pipe failed");
@@ -102,6 +116,15 @@ int ServerProcess::wait(std::chrono::milliseconds timeout) {
 std::string ServerProcess::log() const {
   std::lock_guard lk(mu_);
   return log_;
+}
+
+bool ServerProcess::wait_log(const std::string& text, std::chrono::milliseconds timeout) const {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (log().find(text) == std::string::npos) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
 }
 
 int ServerProcess::threads() const {

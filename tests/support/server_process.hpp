@@ -34,6 +34,9 @@ class ServerProcess {
   // timeout.
   int wait(std::chrono::milliseconds timeout);
   std::string log() const;
+  // True once the log contains `text` (the log is read by another thread,
+  // so a line written just now may take a moment to arrive).
+  bool wait_log(const std::string& text, std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
   // Number of OS threads the server has now (/proc/PID/status).
   int threads() const;
 

@@ -21,6 +21,7 @@
 namespace goro::net {
 
 class Interrupt;
+struct Callback;
 
 class Conn {
  public:
@@ -47,6 +48,14 @@ class Conn {
 
   // True if a read would not block right now.
   bool readable_now();
+
+  // Goroutine mode only: arms a wait for readability that holds no
+  // goroutine — the poller keeps the connection, and cb->on_ready(res) runs
+  // on a worker when bytes (or EOF) arrive, at the deadline (-ETIMEDOUT) or
+  // when `intr` fires (-ECANCELED).  This is how an idle connection costs
+  // no stack.  Call from a goroutine; returns false (and arms nothing) on an
+  // OS thread.  cb must stay alive, and the connection open, until on_ready.
+  bool when_readable(Deadline d, const Interrupt* intr, Callback* cb);
 
   // Writes every byte of every buffer; handles short writes.  0 or -errno.
   int write_all(std::span<const iovec> bufs, Deadline d);

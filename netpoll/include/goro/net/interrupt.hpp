@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <mutex>
 
 namespace goro::net {
 
@@ -24,9 +25,24 @@ class Interrupt {
   // An eventfd that becomes (and stays) readable once fired, for poll(2).
   int fd() const { return fd_; }
 
+  // Goroutine waits cannot poll the eventfd beside their own fd (one parked
+  // operation per goroutine), so they enroll instead: fire() shuts down every
+  // enrolled socket, which completes its pending wait.  An Enrollment lives
+  // on the waiter's stack for the duration of one wait.
+  struct Enrollment {
+    int fd;
+    Enrollment* prev = nullptr;
+    Enrollment* next = nullptr;
+  };
+  // False (and not enrolled) if already fired.
+  bool enroll(Enrollment* e) const;
+  void withdraw(Enrollment* e) const;
+
  private:
   int fd_;
   std::atomic<bool> fired_{false};
+  mutable std::mutex mu_;  // guards the list and orders fire() against enroll()
+  mutable Enrollment* head_ = nullptr;
 };
 
 }  // namespace goro::net

@@ -6,18 +6,23 @@
 #include <string>
 
 #include "goro/http/parser.hpp"
+#include "goro/net/poller.hpp"
 
 namespace goro::http {
 
 enum class Mode {
-  thread,  // one OS thread per connection, blocking syscalls
-  pool,    // a fixed pool of threads and a queue of accepted connections
+  goroutine,  // one goroutine per connection, M:N over --procs workers
+  thread,     // one OS thread per connection, blocking syscalls
+  pool,       // a fixed pool of threads and a queue of accepted connections
 };
 
 std::string_view to_string(Mode m);
 
 struct Config {
-  Mode mode = Mode::thread;
+  Mode mode = Mode::goroutine;
+  // Goroutine mode: worker threads (Ps); 0 = GOMAXPROCS or the CPU count.
+  int procs = 0;
+  net::PollerKind poller = net::PollerKind::automatic;
   // Pool size.  64 lets a pool overlap 64 slow (/sleep) requests while
   // staying far below the thread counts that make thread mode expensive.
   int threads = 64;

@@ -34,14 +34,32 @@ struct ConnEnv {
   // answer their current request with "Connection: close".
   const net::Interrupt& draining;
   AccessLog* access_log = nullptr;
-  // Pool mode: connections waiting for a thread.  While any wait, a response
-  // closes its connection instead of keeping it (Tomcat's BIO connector does
-  // the same), so a fixed pool cannot be held forever by kept-alive clients.
-  const std::atomic<size_t>* waiting = nullptr;
+  // Pool mode: queued connections that no idle thread is about to take.
+  // While any starve, a response closes its connection instead of keeping it
+  // (Tomcat's BIO connector did the same), so a fixed pool cannot be held
+  // forever by kept-alive clients.
+  const std::atomic<size_t>* starved = nullptr;
 };
 
-// Serves `conn` until it closes, fails or times out.  Never throws; closes
-// nothing (the caller owns `conn`).
-void serve_connection(net::Conn& conn, const ConnEnv& env);
+enum class ConnEnd {
+  closed,  // done: the caller closes the connection
+  idle,    // waiting for the next request: the caller parks it without a
+           // goroutine (Conn::when_readable) and calls again when readable
+};
+
+struct ServeOptions {
+  // Return ConnEnd::idle instead of waiting for a request (goroutine mode:
+  // an idle connection then holds no goroutine and no stack).
+  bool detach_when_idle = false;
+  // The connection is known readable (a when_readable wait fired): read at
+  // once.  `first` says whether no request has been served on it yet.
+  bool resumed = false;
+  bool first = true;
+};
+
+// Serves `conn` until it closes, fails, times out, or (with
+// detach_when_idle) goes idle.  Never throws; closes nothing (the caller
+// owns `conn`).
+ConnEnd serve_connection(net::Conn& conn, const ConnEnv& env, ServeOptions opts = {});
 
 }  // namespace goro::http

@@ -24,6 +24,7 @@ struct Context {
   const Metrics& metrics;
   int root_fd;  // --root, opened once; -1 if it could not be opened
   std::chrono::steady_clock::time_point started;
+  net::PollerKind poller = net::PollerKind::automatic;  // the backend chosen (goroutine mode)
 };
 
 using Handler = std::function<Response(const Request&, const Context&)>;
@@ -49,7 +50,7 @@ class Router {
 };
 
 // The built-in endpoints: /, /sleep, /cpu, /echo, /static/, /debug/vars,
-// /debug/throw.
+// /metrics, /debug/goroutines, /debug/throw.
 Router default_router();
 
 }  // namespace goro::http

@@ -1,5 +1,8 @@
 // goro/http/server.hpp — the listener, the execution modes, shutdown.
 //
+//   goroutine: goro::run() starts --procs workers, each with its netpoll
+//           poller (io_uring or epoll); the accept loop runs as the main
+//           goroutine and spawns one goroutine per connection.
 //   thread: the acceptor starts one OS thread per connection (detached); the
 //           thread runs serve_connection and exits with the connection.
 //   pool:   --threads workers take accepted connections from a FIFO queue
@@ -47,12 +50,31 @@ class Server {
   // Begins graceful shutdown.  Any thread; not from a signal handler.
   void shutdown() { draining_.fire(); }
 
+  // What the start-up line says about the mode: "procs=2 poller=io_uring
+  // (...)", "threads=64" or "".  Valid after listen().
+  std::string mode_detail() const;
+
   const Metrics& metrics() const { return metrics_; }
   const Config& config() const { return cfg_; }
 
  private:
+  // Goroutine mode: a connection between requests is a Session parked in
+  // the poller (Conn::when_readable) with no goroutine; each readable event
+  // spawns one that serves what arrived and exits when the connection idles.
+  struct Session final : net::Callback {
+    Server* server;
+    std::unique_ptr<net::Conn> conn;
+    bool first = true;
+    void on_ready(int res) override;
+  };
+  void park_session(Session* s);
+  void run_session(Session* s);
+  void accept_loop();
+  void start(std::unique_ptr<net::Conn> c);
+  bool serve_goroutines();
   void track(net::Conn* c);
   void serve_and_release(std::unique_ptr<net::Conn> c);
+  void release(std::unique_ptr<net::Conn> c);  // untracks and closes
   void reject(net::Conn& c);
   void pool_worker();
   void linger_loop();
@@ -63,6 +85,7 @@ class Server {
   Metrics metrics_;
   net::Listener listener_;
   net::Interrupt draining_;
+  net::PollerChoice poller_{net::PollerKind::automatic, ""};
   int root_fd_ = -1;
   std::unique_ptr<AccessLog> access_log_;
   Context context_;
@@ -74,11 +97,16 @@ class Server {
   std::condition_variable all_done_;  // signalled when conns_ becomes empty
   std::unordered_set<net::Conn*> conns_;
 
-  // Pool mode.  queue_ and stop_ guarded by mu_; waiting_ mirrors
-  // queue_.size() for lock-free reads by the connection loop.
+  // Pool mode.  queue_, idle_workers_ and stop_ guarded by mu_; starved_ is
+  // queue_.size() - idle_workers_ (at least 0), published for lock-free reads
+  // by the connection loop.
   std::condition_variable work_;
   std::deque<std::unique_ptr<net::Conn>> queue_;
-  std::atomic<size_t> waiting_{0};
+  size_t idle_workers_ = 0;
+  std::atomic<size_t> starved_{0};
+  void update_starved() {
+    starved_.store(queue_.size() > idle_workers_ ? queue_.size() - idle_workers_ : 0, std::memory_order_relaxed);
+  }
   bool stop_ = false;
   std::vector<std::thread> workers_;
 

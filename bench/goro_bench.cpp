@@ -1,0 +1,264 @@
+// goro-bench — goroutine vs OS-thread microbenchmarks (Google Benchmark).
+//
+//   build/bench/goro-bench                              # table
+//   build/bench/goro-bench --benchmark_format=json      # for the load-test harness
+//   build/bench/goro-bench --benchmark_filter=chan      # one family
+//
+// Every goroutine benchmark has an OS-thread counterpart in the same run; the
+// names are stable (the harness keys on them):
+//
+//   BM_goro_spawn_batch/1000000   spawn 1e6 goroutines, then wait for all;
+//                                 counter ns_per_goroutine
+//   BM_thread_spawn_batch/1000    create 1000 std::threads, then join all;
+//                                 counter ns_per_thread
+//   BM_goro_spawn_one             spawn one goroutine and wait for it
+//   BM_thread_spawn_one           create one std::thread and join it
+//   BM_goro_yield_alone           goro::yield() with nothing else runnable
+//   BM_thread_yield_alone         sched_yield()
+//   BM_goro_yield_pingpong        two goroutines yielding to each other, one P;
+//                                 time per round trip
+//   BM_thread_yield_pingpong      two threads pinned to one CPU taking turns
+//                                 with sched_yield; time per round trip
+//   BM_goro_chan_pingpong         unbuffered Chan<int> round trip between two
+//                                 goroutines (2 Ps)
+//   BM_thread_chan_pingpong       the same Chan<int> between two OS threads
+//                                 (futex wakeups, unpinned)
+//   BM_goro_parked_rss/100000     100,000 goroutines parked on a channel;
+//                                 counter rss_bytes_per_goroutine
+//   BM_thread_parked_rss/1000     1,000 threads blocked on a channel;
+//                                 counter rss_bytes_per_thread
+//
+// All use real time.  Goroutine benchmarks run inside goro::run with
+// procs = 2 (this machine's cores, Go's GOMAXPROCS=2) unless noted.
+#include <benchmark/benchmark.h>
+#include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <thread>
+#include <vector>
+
+#include "goro/chan.hpp"
+#include "goro/runtime.hpp"
+#include "goro/sync.hpp"
+
+namespace {
+
+long rss_bytes() {
+  long pages = 0, resident = 0;
+  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return resident * sysconf(_SC_PAGESIZE);
+}
+
+void per_item_counter(benchmark::State& state, const char* name, double items) {
+  state.counters[name] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * items,
+      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+// ---- spawn ----------------------------------------------------------------------
+
+void BM_goro_spawn_batch(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  goro::run([&] {
+    for (auto _ : state) {
+      goro::WaitGroup wg;
+      wg.add(n);
+      for (int i = 0; i < n; i++) goro::go([&wg] { wg.done(); });
+      wg.wait();
+    }
+  }, {.procs = 2});
+  per_item_counter(state, "ns_per_goroutine", n);
+  state.SetItemsProcessed(state.iterations() * n);
+}
+BENCHMARK(BM_goro_spawn_batch)->Arg(1'000'000)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_thread_spawn_batch(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  for (auto _ : state) {
+    std::vector<std::thread> ts;
+    ts.reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; i++) ts.emplace_back([] {});
+    for (auto& t : ts) t.join();
+  }
+  per_item_counter(state, "ns_per_thread", n);
+  state.SetItemsProcessed(state.iterations() * n);
+}
+BENCHMARK(BM_thread_spawn_batch)->Arg(1000)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_goro_spawn_one(benchmark::State& state) {
+  goro::run([&] {
+    for (auto _ : state) {
+      goro::WaitGroup wg;
+      wg.add(1);
+      goro::go([&wg] { wg.done(); });
+      wg.wait();
+    }
+  }, {.procs = 2});
+}
+BENCHMARK(BM_goro_spawn_one)->UseRealTime();
+
+void BM_thread_spawn_one(benchmark::State& state) {
+  for (auto _ : state) std::thread([] {}).join();
+}
+BENCHMARK(BM_thread_spawn_one)->UseRealTime();
+
+// ---- yield ----------------------------------------------------------------------
+
+void BM_goro_yield_alone(benchmark::State& state) {
+  goro::run([&] {
+    for (auto _ : state) goro::yield();
+  }, {.procs = 1});
+}
+BENCHMARK(BM_goro_yield_alone)->UseRealTime();
+
+void BM_thread_yield_alone(benchmark::State& state) {
+  for (auto _ : state) sched_yield();
+}
+BENCHMARK(BM_thread_yield_alone)->UseRealTime();
+
+void BM_goro_yield_pingpong(benchmark::State& state) {
+  goro::run([&] {
+    std::atomic<bool> stop{false};
+    goro::WaitGroup wg;
+    wg.add(1);
+    goro::go([&] {
+      while (!stop.load(std::memory_order_relaxed)) goro::yield();
+      wg.done();
+    });
+    goro::yield();
+    for (auto _ : state) goro::yield();  // to the other and back: one round trip
+    stop = true;
+    wg.wait();
+  }, {.procs = 1});
+}
+BENCHMARK(BM_goro_yield_pingpong)->UseRealTime();
+
+void pin_to_cpu0() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(0, &set);
+  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
+void BM_thread_yield_pingpong(benchmark::State& state) {
+  std::atomic<int> turn{0};
+  std::atomic<bool> stop{false};
+  cpu_set_t old;
+  pthread_getaffinity_np(pthread_self(), sizeof old, &old);
+  pin_to_cpu0();
+  std::thread other([&] {
+    pin_to_cpu0();
+    while (!stop.load(std::memory_order_relaxed)) {
+      if (turn.load(std::memory_order_acquire) == 1) {
+        turn.store(0, std::memory_order_release);
+      } else {
+        sched_yield();
+      }
+    }
+  });
+  for (auto _ : state) {
+    turn.store(1, std::memory_order_release);
+    while (turn.load(std::memory_order_acquire) == 1) sched_yield();
+  }
+  stop = true;
+  other.join();
+  pthread_setaffinity_np(pthread_self(), sizeof old, &old);
+}
+BENCHMARK(BM_thread_yield_pingpong)->UseRealTime();
+
+// ---- channels -------------------------------------------------------------------
+
+void BM_goro_chan_pingpong(benchmark::State& state) {
+  goro::run([&] {
+    goro::Chan<int> ping, pong;
+    goro::go([&] {
+      while (auto v = ping.recv()) pong.send(*v);
+    });
+    for (auto _ : state) {
+      ping.send(1);
+      pong.recv();
+    }
+    ping.close();
+  }, {.procs = 2});
+}
+BENCHMARK(BM_goro_chan_pingpong)->UseRealTime();
+
+void BM_thread_chan_pingpong(benchmark::State& state) {
+  goro::Chan<int> ping, pong;
+  std::thread other([&] {
+    while (auto v = ping.recv()) pong.send(*v);
+  });
+  for (auto _ : state) {
+    ping.send(1);
+    pong.recv();
+  }
+  ping.close();
+  other.join();
+}
+BENCHMARK(BM_thread_chan_pingpong)->UseRealTime();
+
+// ---- memory per parked goroutine / thread -----------------------------------------
+
+void BM_goro_parked_rss(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  double per = 0;
+  for (auto _ : state) {
+    goro::run([&] {
+      goro::Chan<int> never;
+      goro::WaitGroup started, done;
+      // Warm up: stacks and G objects of earlier runs are gone, the heap is warm.
+      long before = rss_bytes();
+      started.add(n);
+      done.add(n);
+      for (int i = 0; i < n; i++) {
+        goro::go([&] {
+          started.done();
+          never.recv();
+          done.done();
+        });
+      }
+      started.wait();
+      long after = rss_bytes();
+      per = static_cast<double>(after - before) / n;
+      never.close();
+      done.wait();
+    }, {.procs = 2});
+  }
+  state.counters["rss_bytes_per_goroutine"] = per;
+}
+BENCHMARK(BM_goro_parked_rss)->Arg(100'000)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_thread_parked_rss(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  double per = 0;
+  for (auto _ : state) {
+    goro::Chan<int> never;
+    goro::WaitGroup started;
+    long before = rss_bytes();
+    started.add(n);
+    std::vector<std::thread> ts;
+    for (int i = 0; i < n; i++) {
+      ts.emplace_back([&] {
+        started.done();
+        never.recv();
+      });
+    }
+    started.wait();
+    long after = rss_bytes();
+    per = static_cast<double>(after - before) / n;
+    never.close();
+    for (auto& t : ts) t.join();
+  }
+  state.counters["rss_bytes_per_thread"] = per;
+}
+BENCHMARK(BM_thread_parked_rss)->Arg(1000)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();

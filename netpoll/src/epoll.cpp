@@ -1,0 +1,173 @@
+// The epoll backend, for kernels or sandboxes without io_uring.
+//
+// A parked wait registers fd with EPOLLONESHOT and the Waiter on the parked
+// goroutine's stack as its data; a deadline goes on this P's min-heap.  The
+// worker's poll() takes events and expired deadlines, in that order, so a
+// waiter is readied exactly once: an event removes it from the heap, and an
+// expired deadline deregisters the fd before the next epoll_wait.
+//
+// Owned by one worker thread: only it touches the heap and readies waiters.
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "backend_impl.hpp"
+#include "stats.hpp"
+
+namespace goro::net::detail {
+
+namespace {
+
+// Events taken per epoll_wait: enough that one call drains a burst.
+constexpr int kMaxEvents = 256;
+
+using Waiter = WaitRecord;
+
+class EpollPoller final : public Backend {
+ public:
+  EpollPoller(int ep, int wake_fd) : ep_(ep), wake_fd_(wake_fd) {}
+  ~EpollPoller() override {
+    ::close(ep_);
+    ::close(wake_fd_);
+  }
+
+  int poll(std::chrono::nanoseconds timeout) override {
+    int ms = timeout.count() < 0 ? -1 : static_cast<int>(std::min<long long>(
+                                            std::chrono::ceil<std::chrono::milliseconds>(timeout).count(), INT_MAX));
+    if (!heap_.empty()) {
+      int until = poll_timeout_ms(heap_.front()->deadline);
+      ms = ms < 0 ? until : std::min(ms, until);
+    }
+    epoll_event evs[kMaxEvents];
+    int n = ::epoll_wait(ep_, evs, kMaxEvents, ms);
+    if (n < 0) n = 0;  // EINTR
+    int readied = 0;
+    for (int i = 0; i < n; ++i) {
+      if (evs[i].data.ptr == nullptr) {
+        uint64_t v;
+        [[maybe_unused]] ssize_t r = ::read(wake_fd_, &v, sizeof v);
+        continue;
+      }
+      auto* w = static_cast<Waiter*>(evs[i].data.ptr);
+      if (w->in_heap) heap_remove(w);
+      w->res = 0;
+      complete(w);
+      ++readied;
+    }
+    bump(counters().completions, static_cast<uint64_t>(n));
+    auto now = Clock::now();
+    while (!heap_.empty() && heap_.front()->deadline <= now) {
+      Waiter* w = heap_.front();
+      heap_remove(w);
+      ::epoll_ctl(ep_, EPOLL_CTL_DEL, w->fd, nullptr);
+      w->res = -ETIMEDOUT;
+      bump(counters().timeouts);
+      complete(w);
+      ++readied;
+    }
+    return readied;
+  }
+
+  void wake() override {
+    bump(counters().wakes);
+    uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
+  }
+
+  int wait_fd(int fd, short events, Deadline d) override {
+    Waiter w;
+    w.g = goro::current_g();
+    w.fd = fd;
+    w.deadline = d;
+    if (int r = arm(&w, events); r < 0) return r;
+    bump(counters().parks);
+    goro::park(goro::WaitReason::io_wait);
+    return w.res;
+  }
+
+  void wait_fd_async(WaitRecord* w, short events) override {
+    if (int r = arm(w, events); r < 0) {
+      w->res = r;
+      complete(w);
+    }
+  }
+
+  // Regular files are always "ready" to epoll; the read itself may block the
+  // worker on a page-cache miss (io_uring avoids that).
+  ssize_t pread(int fd, void* buf, size_t len, uint64_t offset) override {
+    ssize_t n = ::pread(fd, buf, len, static_cast<off_t>(offset));
+    return n < 0 ? -errno : n;
+  }
+
+ private:
+  // Registers w's fd (EPOLLONESHOT) and its deadline.  0 or -errno.
+  int arm(Waiter* w, short events) {
+    epoll_event ev{};
+    ev.events = static_cast<uint32_t>(events) | EPOLLONESHOT;
+    ev.data.ptr = w;
+    // MOD first: a connection waits again and again on the same P.
+    if (::epoll_ctl(ep_, EPOLL_CTL_MOD, w->fd, &ev) < 0) {
+      if (errno != ENOENT || ::epoll_ctl(ep_, EPOLL_CTL_ADD, w->fd, &ev) < 0) return -errno;
+    }
+    bump(counters().submissions);
+    if (w->deadline != kNoDeadline) heap_push(w);
+    return 0;
+  }
+
+  static bool later(const Waiter* a, const Waiter* b) { return a->deadline > b->deadline; }
+  void heap_push(Waiter* w) {
+    w->in_heap = true;
+    heap_.push_back(w);
+    std::push_heap(heap_.begin(), heap_.end(), later);
+  }
+  // O(n) for a waiter inside the heap; O(log n) for the front, the common
+  // case (deadlines mostly fire or are cancelled in order).
+  void heap_remove(Waiter* w) {
+    w->in_heap = false;
+    if (heap_.front() == w) {
+      std::pop_heap(heap_.begin(), heap_.end(), later);
+      heap_.pop_back();
+      return;
+    }
+    auto it = std::find(heap_.begin(), heap_.end(), w);
+    *it = heap_.back();
+    heap_.pop_back();
+    std::make_heap(heap_.begin(), heap_.end(), later);
+  }
+
+  int ep_;
+  int wake_fd_;
+  std::vector<Waiter*> heap_;
+};
+
+}  // namespace
+
+std::unique_ptr<goro::Poller> make_epoll_poller(std::string* detail) {
+  int ep = ::epoll_create1(EPOLL_CLOEXEC);
+  if (ep < 0) {
+    if (detail) *detail = std::string("epoll_create1: ") + std::strerror(errno);
+    return nullptr;
+  }
+  int wfd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = nullptr;
+  if (wfd < 0 || ::epoll_ctl(ep, EPOLL_CTL_ADD, wfd, &ev) < 0) {
+    if (detail) *detail = std::string("eventfd: ") + std::strerror(errno);
+    ::close(ep);
+    return nullptr;
+  }
+  if (detail) *detail = "epoll";
+  return std::make_unique<EpollPoller>(ep, wfd);
+}
+
+}  // namespace goro::net::detail

@@ -1,0 +1,72 @@
+#include "goro/net/poller.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+
+#include "backend_impl.hpp"
+#include "stats.hpp"
+
+namespace goro::net {
+
+std::string_view to_string(PollerKind k) {
+  switch (k) {
+    case PollerKind::uring: return "uring";
+    case PollerKind::epoll: return "epoll";
+    default: return "auto";
+  }
+}
+
+PollerChoice choose_poller(PollerKind requested) {
+  if (requested == PollerKind::epoll) return {PollerKind::epoll, "epoll (--poller=epoll)"};
+  std::string detail;
+  // Probe on this thread; each worker makes its own ring later.
+  if (auto probe = detail::make_uring_poller(&detail)) return {PollerKind::uring, detail};
+  if (requested == PollerKind::uring) return {PollerKind::uring, detail};  // the caller reports the failure
+  return {PollerKind::epoll, "epoll (io_uring unavailable: " + detail + ")"};
+}
+
+std::function<std::unique_ptr<goro::Poller>(int)> poller_factory(PollerKind kind) {
+  return [kind](int worker) -> std::unique_ptr<goro::Poller> {
+    std::string detail;
+    auto p = kind == PollerKind::epoll ? detail::make_epoll_poller(&detail) : detail::make_uring_poller(&detail);
+    if (!p) {
+      std::fprintf(stderr, "goro: worker %d: cannot create its %s poller: %s\n", worker,
+                   std::string(to_string(kind)).c_str(), detail.c_str());
+      std::abort();
+    }
+    return p;
+  };
+}
+
+PollerStats poller_stats() {
+  auto& c = detail::counters();
+  auto ld = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  return {ld(c.submissions), ld(c.completions), ld(c.parks), ld(c.timeouts), ld(c.wakes)};
+}
+
+namespace detail {
+
+Counters& counters() {
+  static Counters c;
+  return c;
+}
+
+void complete(WaitRecord* w) {
+  if (w->g) return goro::ready(w->g);
+  Callback* cb = w->cb;
+  int res = w->res;
+  if (cb->intr_) {
+    cb->intr_->withdraw(&cb->enrollment_);
+    if (cb->intr_->fired()) res = -ECANCELED;
+  }
+  cb->on_ready(res);
+}
+
+Backend* current_backend() noexcept {
+  if (!goro::in_goroutine()) return nullptr;
+  return dynamic_cast<Backend*>(goro::current_poller());
+}
+
+}  // namespace detail
+}  // namespace goro::net

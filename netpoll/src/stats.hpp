@@ -1,0 +1,17 @@
+// Process-wide poller counters (internal).  Relaxed atomics: each worker adds
+// its own events; readers only report them.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace goro::net::detail {
+
+struct Counters {
+  std::atomic<uint64_t> submissions{0}, completions{0}, parks{0}, timeouts{0}, wakes{0};
+};
+Counters& counters();
+
+inline void bump(std::atomic<uint64_t>& c, uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
+
+}  // namespace goro::net::detail

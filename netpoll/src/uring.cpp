@@ -1,0 +1,216 @@
+// The io_uring backend: one ring per P, created on (and only ever entered
+// from) its worker thread.
+//
+// A parked wait is a POLL_ADD SQE whose user_data is the Op on the parked
+// goroutine's stack; a deadline is a LINK_TIMEOUT (absolute, CLOCK_MONOTONIC
+// = steady_clock) linked to it.  SQEs are only queued by the goroutine; the
+// worker submits them in one io_uring_enter when it next polls — after the
+// goroutine's context is saved, which is what makes the CQE's ready() safe.
+// The runtime polls at least every 61st schedule, so a busy P still submits.
+//
+// Ordering contracts:
+//   * the two SQEs of a linked pair must be submitted together: wait_fd makes
+//     room for both before taking the first;
+//   * an Op may be freed (its goroutine resumed) once its own CQE is reaped;
+//     the linked timeout's CQE carries kIgnore and never touches the Op.
+#include <liburing.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "backend_impl.hpp"
+#include "stats.hpp"
+
+namespace goro::net::detail {
+
+namespace {
+
+// SQ entries per ring.  Waits are submitted in batches at each poll; 1024
+// covers a scheduling round of 1000 connections without an early flush, and
+// costs ~100 KiB per P for the SQ and CQ rings.
+constexpr unsigned kRingEntries = 1024;
+
+constexpr uint64_t kIgnore = 0;  // linked timeouts: their CQE means nothing
+constexpr uint64_t kWake = 1;    // the eventfd read that wake() completes
+
+static_assert(sizeof(WaitRecord::ts) == sizeof(__kernel_timespec) &&
+              offsetof(__kernel_timespec, tv_nsec) == sizeof(int64_t));
+
+// A POLL_ADD's result as wait_fd reports it: the event mask means ready;
+// a linked timeout cancels the poll, which we report as the deadline.
+int poll_result(int res, Deadline d) {
+  if (res == -ECANCELED && d != kNoDeadline) {
+    bump(counters().timeouts);
+    return -ETIMEDOUT;
+  }
+  return res < 0 ? res : 0;
+}
+
+[[noreturn]] void die(const char* what, int err) {
+  std::fprintf(stderr, "goro: io_uring %s: %s\n", what, std::strerror(-err));
+  std::abort();
+}
+
+class UringPoller final : public Backend {
+ public:
+  explicit UringPoller(io_uring ring) : ring_(ring) {
+    // Blocking: io_uring answers a read on an O_NONBLOCK fd with -EAGAIN
+    // instead of waiting for it.
+    wake_fd_ = ::eventfd(0, EFD_CLOEXEC);
+    if (wake_fd_ < 0) die("eventfd", -errno);
+    arm_wake();
+  }
+  ~UringPoller() override {
+    io_uring_queue_exit(&ring_);
+    ::close(wake_fd_);
+  }
+
+  int poll(std::chrono::nanoseconds timeout) override {
+    io_uring_cqe* cqe = nullptr;
+    unsigned queued = io_uring_sq_ready(&ring_);
+    int r;
+    if (timeout.count() == 0) {
+      r = io_uring_submit_and_get_events(&ring_);
+    } else if (timeout.count() < 0) {
+      r = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, nullptr, nullptr);
+    } else {
+      __kernel_timespec ts{timeout.count() / 1'000'000'000, timeout.count() % 1'000'000'000};
+      r = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+    }
+    if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY) die("submit", r);
+    bump(counters().submissions, queued - io_uring_sq_ready(&ring_));
+    return reap();
+  }
+
+  void wake() override {
+    bump(counters().wakes);
+    uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
+  }
+
+  int wait_fd(int fd, short events, Deadline d) override {
+    WaitRecord w;
+    w.g = goro::current_g();
+    w.fd = fd;
+    w.deadline = d;
+    submit_poll(&w, events);
+    bump(counters().parks);
+    goro::park(goro::WaitReason::io_wait);
+    return poll_result(w.res, d);
+  }
+
+  void wait_fd_async(WaitRecord* w, short events) override { submit_poll(w, events); }
+
+  ssize_t pread(int fd, void* buf, size_t len, uint64_t offset) override {
+    WaitRecord w;
+    w.g = goro::current_g();
+    io_uring_sqe* sqe = get_sqes(1);
+    io_uring_prep_read(sqe, fd, buf, static_cast<unsigned>(std::min<size_t>(len, 1u << 30)), offset);
+    io_uring_sqe_set_data64(sqe, reinterpret_cast<uintptr_t>(&w));
+    bump(counters().parks);
+    goro::park(goro::WaitReason::io_wait);
+    return w.res;
+  }
+
+ private:
+  // Returns the first of n consecutive SQEs, flushing the queue first if
+  // fewer than n are free (a linked pair must go out in one submit).
+  io_uring_sqe* get_sqes(unsigned n) {
+    if (io_uring_sq_space_left(&ring_) < n) {
+      unsigned queued = io_uring_sq_ready(&ring_);
+      int r = io_uring_submit(&ring_);
+      if (r < 0) die("submit", r);
+      bump(counters().submissions, queued - io_uring_sq_ready(&ring_));
+    }
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    if (!sqe) die("get_sqe", -EBUSY);
+    return sqe;
+  }
+
+  // Queues POLL_ADD for w (and its linked timeout); submitted at next poll.
+  void submit_poll(WaitRecord* w, short events) {
+    io_uring_sqe* sqe = get_sqes(w->deadline == kNoDeadline ? 1 : 2);
+    io_uring_prep_poll_add(sqe, w->fd, static_cast<unsigned>(events));
+    io_uring_sqe_set_data64(sqe, reinterpret_cast<uintptr_t>(w));
+    if (w->deadline != kNoDeadline) {
+      sqe->flags |= IOSQE_IO_LINK;
+      auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(w->deadline.time_since_epoch()).count();
+      w->ts = {ns / 1'000'000'000, ns % 1'000'000'000};
+      io_uring_sqe* t = io_uring_get_sqe(&ring_);
+      io_uring_prep_link_timeout(t, reinterpret_cast<__kernel_timespec*>(&w->ts), IORING_TIMEOUT_ABS);
+      io_uring_sqe_set_data64(t, kIgnore);
+    }
+  }
+
+  void arm_wake() {
+    io_uring_sqe* sqe = get_sqes(1);
+    io_uring_prep_read(sqe, wake_fd_, &wake_buf_, sizeof wake_buf_, 0);
+    io_uring_sqe_set_data64(sqe, kWake);
+  }
+
+  int reap() {
+    io_uring_cqe* cqe;
+    unsigned head, seen = 0;
+    int readied = 0;
+    bool rearm = false;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      ++seen;
+      uint64_t data = io_uring_cqe_get_data64(cqe);
+      if (data == kIgnore) continue;
+      if (data == kWake) {
+        rearm = true;
+        continue;
+      }
+      auto* w = reinterpret_cast<WaitRecord*>(data);
+      // Callbacks only ever wait for polls; goroutines map their own result.
+      w->res = w->cb ? poll_result(cqe->res, w->deadline) : cqe->res;
+      complete(w);
+      ++readied;
+    }
+    io_uring_cq_advance(&ring_, seen);
+    bump(counters().completions, seen);
+    if (rearm) arm_wake();
+    return readied;
+  }
+
+  io_uring ring_;
+  int wake_fd_ = -1;
+  uint64_t wake_buf_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<goro::Poller> make_uring_poller(std::string* detail) {
+  struct Try {
+    unsigned flags;
+    const char* name;
+  };
+  static constexpr Try kTries[] = {
+      {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_COOP_TASKRUN,
+       "SINGLE_ISSUER|DEFER_TASKRUN|COOP_TASKRUN"},
+      {IORING_SETUP_COOP_TASKRUN, "COOP_TASKRUN"},
+      {0, "no setup flags"},
+  };
+  int err = 0;
+  for (const auto& t : kTries) {
+    io_uring ring;
+    io_uring_params p{};
+    p.flags = t.flags;
+    err = io_uring_queue_init_params(kRingEntries, &ring, &p);
+    if (err == 0) {
+      if (detail) *detail = std::string("io_uring (") + t.name + ")";
+      return std::make_unique<UringPoller>(ring);
+    }
+    if (err != -EINVAL) break;  // EPERM/ENOSYS: no flag will help
+  }
+  if (detail) *detail = std::string("io_uring_setup: ") + std::strerror(-err);
+  return nullptr;
+}
+
+}  // namespace goro::net::detail

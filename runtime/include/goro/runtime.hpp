@@ -1,0 +1,192 @@
+// goro/runtime.hpp — goroutines (G) scheduled M:N over worker threads.
+//
+//   goro::run([] {
+//     goro::go([] { ... });        // spawn a goroutine
+//     goro::yield();               // let others run
+//   }, {.procs = 2});              // returns when main's goroutine ends
+//
+// park/ready is the one primitive everything blocking is built on (channels,
+// select, WaitGroup, Mutex, sleep, blocking(), and netpoll's I/O waits).
+// Design essay and invariants: runtime/src/sched.cpp; cross-cutting rules
+// (stacks, migration, what may block a worker): runtime/README.md.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <new>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+namespace goro {
+
+struct G;  // a goroutine; opaque outside the runtime
+
+// Why a goroutine is parked.  Names (to_string) are Go's, as shown in dumps.
+enum class WaitReason : std::uint8_t {
+  none,
+  chan_receive,
+  chan_send,
+  select,
+  select_no_cases,
+  sleep,
+  io_wait,
+  mutex,
+  waitgroup,
+  blocking_call,
+};
+const char* to_string(WaitReason r) noexcept;
+
+// ---- the poller interface -------------------------------------------------
+//
+// A worker that runs out of goroutines calls its P's poller (Go's
+// netpoll(delay) from findRunnable).  One Poller object per P, created ON the
+// worker thread by Options::poller (so an io_uring ring can be
+// SINGLE_ISSUER/DEFER_TASKRUN for that thread), destroyed on the same thread.
+class Poller {
+ public:
+  virtual ~Poller() = default;
+  // Called only by the owning worker thread, never from a goroutine.
+  // Waits for I/O completions or a wake(): timeout < 0 blocks until one
+  // arrives, 0 only checks, > 0 waits at most that long (the next timer).
+  // Readies (goro::ready) every G whose I/O completed — ready() called on a
+  // worker queues the G on that worker's P.  Returns how many it readied.
+  virtual int poll(std::chrono::nanoseconds timeout) = 0;
+  // Any thread, any time, async-signal-unsafe.  Makes the current or the next
+  // poll() return promptly (a wake must not be lost if it comes first).
+  virtual void wake() = 0;
+};
+
+// The default poller: a futex word; poll() only sleeps until wake()/timeout.
+std::unique_ptr<Poller> make_futex_poller();
+
+struct Options {
+  // Number of Ps (worker threads).  0: the GOMAXPROCS environment variable,
+  // else the number of CPUs this process may run on.
+  int procs = 0;
+  // Called once on each worker thread at start with the worker id [0, procs);
+  // empty: make_futex_poller().
+  std::function<std::unique_ptr<Poller>(int worker)> poller;
+};
+
+// Starts the runtime, runs main_fn as goroutine 1 and returns when it ends;
+// an exception escaping main_fn is rethrown here.  Goroutines still alive
+// then are discarded without unwinding (Go exits the process).  Waits for
+// blocking() calls still in flight.  One runtime at a time per process.
+void run(std::function<void()> main_fn, Options opts = {});
+
+// True when the caller runs on a goroutine (false on any OS thread,
+// including the runtime's own worker and helper threads).
+bool in_goroutine() noexcept;
+
+// Worker id [0, procs) of the calling goroutine or worker thread, -1 elsewhere.
+// The answer is only good until the next park point (goroutines migrate).
+int current_worker() noexcept;
+
+// The poller of the caller's P (goroutine or worker thread), else nullptr.
+// Good only until the next park point, like current_worker().
+Poller* current_poller() noexcept;
+
+// The running goroutine, or nullptr on an OS thread.
+G* current_g() noexcept;
+std::uint64_t goroutine_id(const G* g) noexcept;
+
+// Lets other goroutines run; returns at once outside a goroutine.
+void yield();
+
+// Parks the calling goroutine (which must be one) with reason `r`.  Once the
+// goroutine's context is saved, `unlock(g, arg)` runs on the worker thread:
+// that is where the G may be published to whoever will ready() it (release a
+// lock, submit an SQE, push a timer).  If unlock returns false the G is
+// readied at once.  Returns after someone called ready(g).
+using UnlockFn = bool (*)(G* g, void* arg);
+void park(WaitReason r, UnlockFn unlock = nullptr, void* arg = nullptr);
+
+// Makes a parked G runnable.  Any thread.  On a worker thread (a goroutine,
+// or a Poller inside poll()) the G goes to that worker's P as runnext — so a
+// G readied by an I/O completion runs on the worker that reaped it; from any
+// other thread it goes to the global queue and an idle worker is woken.
+// Exactly one ready() per park(); readying a G that is not parked aborts.
+void ready(G* g);
+
+namespace detail {
+// Spawning without std::function: the callable lives in the G.
+struct FnOps {
+  void (*invoke)(void* obj);   // calls the callable, then destroys it
+  void (*destroy)(void* obj);  // destroys it without calling (teardown)
+};
+// Callables up to this size (5 pointers) live inside the G; larger ones on
+// the heap.
+inline constexpr std::size_t kGFnInline = 40;
+// Returns storage for the callable: inside the G when it fits, else heap.
+G* g_new(void** storage, std::size_t size, std::size_t align);
+void g_spawn(G* g, const FnOps* ops);
+}  // namespace detail
+
+// Spawns fn as a new goroutine.  Inside the runtime only (a goroutine, a
+// worker or any thread while run() is active); aborts otherwise.
+template <class F>
+void go(F&& fn) {
+  using Fn = std::decay_t<F>;
+  static constexpr detail::FnOps ops{
+      [](void* p) {
+        Fn* f = static_cast<Fn*>(p);
+        struct Destroy {
+          Fn* f;
+          ~Destroy() { f->~Fn(); }
+        } d{f};
+        (*f)();
+      },
+      [](void* p) { static_cast<Fn*>(p)->~Fn(); }};
+  void* storage = nullptr;
+  G* g = detail::g_new(&storage, sizeof(Fn), alignof(Fn));
+  ::new (storage) Fn(std::forward<F>(fn));
+  detail::g_spawn(g, &ops);
+}
+
+// Runs fn on a helper thread while the calling goroutine is parked with
+// reason "blocking call" (Go's syscall hand-off), so a call the poller cannot
+// express (getaddrinfo, a slow library) does not block a worker.  Returns
+// fn's result or rethrows its exception.  Outside a goroutine calls fn inline.
+namespace detail {
+struct BlockingJob {
+  void (*run)(BlockingJob*);
+  G* g;
+  BlockingJob* next;
+};
+void blocking_submit(BlockingJob* job);  // parks until job->run has finished
+}  // namespace detail
+
+template <class F>
+auto blocking(F&& fn) -> std::invoke_result_t<F&> {
+  using R = std::invoke_result_t<F&>;
+  static_assert(!std::is_reference_v<R>, "goro::blocking: return a value, not a reference");
+  if (!in_goroutine()) return fn();
+  struct Job : detail::BlockingJob {
+    F* fn;
+    std::exception_ptr err;
+    std::optional<std::conditional_t<std::is_void_v<R>, char, R>> result;
+  } job;
+  job.fn = &fn;
+  job.run = [](detail::BlockingJob* b) {
+    Job* j = static_cast<Job*>(b);
+    try {
+      if constexpr (std::is_void_v<R>) {
+        (*j->fn)();
+      } else {
+        j->result.emplace((*j->fn)());
+      }
+    } catch (...) {
+      j->err = std::current_exception();
+    }
+  };
+  detail::blocking_submit(&job);
+  if (job.err) std::rethrow_exception(job.err);
+  if constexpr (!std::is_void_v<R>) return std::move(*job.result);
+}
+
+}  // namespace goro

@@ -1,0 +1,57 @@
+// goro/stats.hpp — runtime statistics for /debug/vars, /metrics and
+// /debug/goroutines.  Callable from any thread or goroutine, while the runtime
+// runs or not (then empty).  Figures are sampled without stopping the world:
+// each is exact, together they are a near-consistent snapshot.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "goro/runtime.hpp"
+
+namespace goro {
+
+enum class GState : std::uint8_t { dead, runnable, running, waiting };
+const char* to_string(GState s) noexcept;
+
+struct ProcStats {
+  int id = 0;
+  std::uint32_t runq = 0;     // Gs in the local ring (runnext not included)
+  bool runnext = false;       // a G waits in runnext
+  bool idle = false;          // the worker sleeps in its poller
+  std::size_t timers = 0;     // sleeping goroutines on this P's timer heap
+  std::uint64_t switches = 0, steals = 0, parks = 0, spawned = 0;
+};
+
+struct Stats {
+  bool running = false;
+  int procs = 0;
+  std::uint64_t goroutines_alive = 0;    // spawned and not yet exited
+  std::uint64_t goroutines_spawned = 0;  // since run() started
+  std::uint64_t switches = 0;            // goroutine context switches
+  std::uint64_t steals = 0;              // Gs taken from another P's queue
+  std::uint64_t parks = 0;
+  std::uint32_t global_runq = 0;
+  int spinning = 0;                      // workers looking for work
+  int idle = 0;                          // workers asleep in their poller
+  std::uint64_t blocking_threads = 0;    // helper threads of goro::blocking
+  std::uint64_t blocking_inflight = 0;
+  std::size_t stack_size = 0;            // bytes of usable stack per goroutine
+  std::vector<ProcStats> p;
+};
+Stats stats();
+
+struct GoroutineInfo {
+  std::uint64_t id = 0;
+  GState state = GState::dead;
+  WaitReason reason = WaitReason::none;  // when waiting
+  int worker = -1;                       // last worker it ran on
+  bool main = false;
+};
+// Every live goroutine, by id.
+std::vector<GoroutineInfo> goroutines();
+// Go-style text: one "goroutine 7 [chan receive]:" line per goroutine.
+std::string dump_goroutines();
+
+}  // namespace goro

@@ -1,0 +1,54 @@
+// goro/sync.hpp — WaitGroup and Mutex that park goroutines (and block OS
+// threads outside a goroutine), like Go's sync package.
+//
+//   goro::WaitGroup wg;
+//   for (int i = 0; i < n; i++) { wg.add(1); goro::go([&] { work(); wg.done(); }); }
+//   wg.wait();
+//
+//   goro::Mutex mu;
+//   { std::lock_guard<goro::Mutex> l(mu); ... }   // never hold it across long work
+//
+// Never use std::mutex/std::condition_variable to wait for another goroutine:
+// they block the worker thread, and the goroutine that would release them may
+// be queued on that very worker (runtime/README.md).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "goro/detail/wait.hpp"
+
+namespace goro {
+
+class WaitGroup {
+ public:
+  // Adds delta (may be negative) to the counter; at zero, wakes all waiters.
+  // A negative counter aborts ("goro: negative WaitGroup counter").
+  void add(std::int64_t delta);
+  void done() { add(-1); }
+  // Blocks until the counter is zero.
+  void wait();
+
+ private:
+  // count_ changes without the lock (add/done are one atomic op when nobody
+  // waits); the transition to zero and the waiters are handled under lock_.
+  std::atomic<std::int64_t> count_{0};
+  detail::SpinLock lock_;
+  detail::WaitQueue waiters_;   // guarded by lock_
+};
+
+// FIFO hand-off mutex: unlock() passes ownership straight to the longest
+// waiter, so nobody starves.  Not recursive; unlocking an unlocked Mutex aborts.
+class Mutex {
+ public:
+  void lock();
+  bool try_lock();
+  void unlock();
+
+ private:
+  detail::SpinLock lock_;
+  bool locked_ = false;         // guarded by lock_
+  detail::WaitQueue waiters_;   // guarded by lock_
+};
+
+}  // namespace goro

@@ -1,0 +1,156 @@
+// internal.hpp — the runtime's private data: G, P, the scheduler (sched.cpp
+// owns it and states the invariants), stacks (stack.cpp).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "goro/detail/wait.hpp"
+#include "goro/runtime.hpp"
+#include "goro/stats.hpp"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define GORO_ASAN 1
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define GORO_TSAN 1
+#endif
+
+extern "C" {
+// context_x86_64.S: saves callee-saved registers + MXCSR/x87 CW on the current
+// stack, stores sp into *save_sp, loads to_sp and restores the same from it.
+void goro_ctx_switch(void** save_sp, void* to_sp);
+// First "return address" of a new G: calls goro_g_entry.
+void goro_ctx_trampoline();
+void goro_g_entry();
+}
+
+namespace goro::detail {
+
+// A stack: the guard page is [lo - page, lo), the usable part [lo, hi()).
+// 16 bytes, because every G carries one.
+struct Stack {
+  char* lo = nullptr;
+  std::uint32_t size = 0;
+  bool cold = false;  // physical pages handed back (MADV_FREE) while cached
+  char* hi() const noexcept { return lo + size; }
+};
+Stack stack_new();
+void stack_free(Stack& s) noexcept;
+void stack_release_pages(Stack& s) noexcept;
+std::size_t stack_size() noexcept;
+bool stack_guard_is_madvise() noexcept;
+
+// libstdc++'s per-thread exception state (__cxa_eh_globals): caught-exception
+// stack and uncaught count.  It travels with the goroutine.
+struct EhGlobals {
+  void* caught = nullptr;
+  unsigned int uncaught = 0;
+  unsigned int pad = 0;
+};
+
+}  // namespace goro::detail
+
+namespace goro {
+// The goroutine (declared opaque in goro/runtime.hpp).
+struct alignas(64) G {
+  using Stack = detail::Stack;
+  using EhGlobals = detail::EhGlobals;
+  using FnOps = detail::FnOps;
+  // Hot fields first; 128 bytes in all (two cache lines) without sanitizers:
+  // a burst of 1e6 queued goroutines is 1e6 Gs, so size is cache misses.
+  void* sp = nullptr;  // saved stack pointer; null: not started yet
+  Stack stack;
+  const FnOps* ops = nullptr;
+  void* fn = nullptr;  // the callable: &fnbuf or heap
+  G* link = nullptr;   // global run queue, free lists
+  std::atomic<std::uint64_t> id{0};
+  EhGlobals eh;
+  std::atomic<int> last_worker{-1};
+  std::atomic<GState> state{GState::dead};
+  std::atomic<WaitReason> reason{WaitReason::none};
+  std::atomic<bool> is_main{false};
+  bool fn_heap = false;
+  bool is_g0 = false;
+#if GORO_ASAN
+  void* asan_fake_stack = nullptr;
+  const void* asan_bottom = nullptr;  // g0 only: thread stack bounds
+  std::size_t asan_size = 0;
+#endif
+#if GORO_TSAN
+  void* tsan_fiber = nullptr;
+#endif
+  alignas(8) unsigned char fnbuf[detail::kGFnInline];  // callables with alignment <= 8
+};
+#if !GORO_ASAN && !GORO_TSAN
+static_assert(sizeof(G) == 128, "G should stay two cache lines");
+#endif
+}  // namespace goro
+
+namespace goro::detail {
+
+enum class Action : std::uint8_t { none, yield, park, exit };
+
+struct Timer {
+  std::int64_t when;  // steady_clock ns
+  std::uint64_t seq;  // FIFO among equal `when`
+  G* g;
+};
+
+// Relaxed counter written by one thread, read by any (stats).
+struct Counter {
+  std::atomic<std::uint64_t> v{0};
+  void inc(std::uint64_t n = 1) noexcept { v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  std::uint64_t get() const noexcept { return v.load(std::memory_order_relaxed); }
+};
+
+// Tuning: a ring of 256, as Go.  Large enough that a burst of spawns rarely
+// spills to the global queue, small enough that stealing half is cheap.
+inline constexpr std::uint32_t kRunqSize = 256;
+
+struct alignas(64) P {
+  int id = 0;
+  // ---- run queue: head written by owner and thieves (CAS), tail by owner only
+  alignas(64) std::atomic<std::uint32_t> runq_head{0};
+  alignas(64) std::atomic<std::uint32_t> runq_tail{0};
+  std::atomic<G*> runq[kRunqSize];
+  // Owner only (thieves never take runnext; see sched.cpp).
+  std::atomic<G*> runnext{nullptr};
+
+  // ---- owner only
+  G g0;                 // the worker thread's own stack: runs find_runnable
+  G* curg = nullptr;    // running G (&g0 in the scheduler)
+  struct Pending {
+    G* g = nullptr;
+    Action act = Action::none;
+    UnlockFn unlock = nullptr;
+    void* arg = nullptr;
+  } pending;            // what the G that just switched out asked for
+  std::uint32_t schedtick = 0;
+  bool spinning = false;
+  std::vector<Timer> timers;  // min-heap on (when, seq)
+  std::uint64_t timer_seq = 0;
+  std::atomic<std::size_t> ntimers{0};  // for stats
+  std::vector<G*> gfree;      // G objects without stacks, for reuse
+  std::vector<Stack> stacks;  // stack cache
+  std::size_t hot_stacks = 0;
+  std::uint64_t rng = 0;
+  std::unique_ptr<Poller> poller;  // created and destroyed on the worker thread
+  std::vector<char> altstack;
+  std::thread thread;
+
+  // ---- guarded by Sched::lock
+  bool idle = false;          // on the idle list
+  bool wake_spinning = false; // taken off the idle list by wakep(): spin on return
+  P* idle_next = nullptr;
+
+  // ---- stats: written by the owner, read by anyone
+  Counter switches, steals, parks, spawned, exited;
+};
+
+}  // namespace goro::detail

@@ -1,0 +1,388 @@
+// Scheduler tests: spawning, spreading, migration, park/ready, exceptions,
+// stats.  Each TEST_CASE runs its own goro::run.
+#include <doctest/doctest.h>
+#include <pthread.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "goro/chan.hpp"
+#include "goro/runtime.hpp"
+#include "goro/stats.hpp"
+#include "goro/sync.hpp"
+#include "goro/time.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// The worker id as the OS thread knows it (its name is "goro-wN"), read
+// without any runtime state: what a goroutine must agree with after a park.
+int worker_from_thread_name() {
+  char name[16] = {};
+  pthread_getname_np(pthread_self(), name, sizeof name);
+  if (std::strncmp(name, "goro-w", 6) != 0) return -1;
+  return std::atoi(name + 6);
+}
+
+void burn(std::chrono::microseconds d) {
+  auto end = std::chrono::steady_clock::now() + d;
+  while (std::chrono::steady_clock::now() < end) {
+  }
+}
+
+}  // namespace
+
+TEST_CASE("run returns when main ends and rethrows main's exception") {
+  bool ran = false;
+  goro::run([&] { ran = goro::in_goroutine(); }, {.procs = 2});
+  CHECK(ran);
+  CHECK_FALSE(goro::in_goroutine());
+  CHECK_THROWS_WITH_AS(goro::run([] { throw std::runtime_error("main failed"); }, {.procs = 1}),
+                       "main failed", std::runtime_error);
+  // The runtime can run again afterwards.
+  int n = 0;
+  goro::run([&] { n = 7; });
+  CHECK(n == 7);
+}
+
+TEST_CASE("100,000 goroutines spawned and joined") {
+  for (int procs : {1, 2, 4}) {
+    CAPTURE(procs);
+    std::atomic<long> sum{0};
+    goro::run([&] {
+      goro::WaitGroup wg;
+      for (int i = 0; i < 100'000; i++) {
+        wg.add(1);
+        goro::go([&sum, &wg, i] {
+          sum.fetch_add(i, std::memory_order_relaxed);
+          wg.done();
+        });
+      }
+      wg.wait();
+      CHECK(goro::stats().goroutines_spawned >= 100'001);
+    }, {.procs = procs});
+    CHECK(sum.load() == 100'000L * 99'999 / 2);
+  }
+}
+
+TEST_CASE("work spreads: with 2 Ps, CPU-bound goroutines run on both workers") {
+  std::atomic<int> seen[2] = {0, 0};
+  goro::run([&] {
+    goro::WaitGroup wg;
+    for (int i = 0; i < 8; i++) {
+      wg.add(1);
+      goro::go([&] {
+        burn(20ms);  // never yields: only another worker can run the others
+        int w = goro::current_worker();
+        REQUIRE((w == 0 || w == 1));
+        seen[w]++;
+        wg.done();
+      });
+    }
+    wg.wait();
+  }, {.procs = 2});
+  CHECK(seen[0].load() > 0);
+  CHECK(seen[1].load() > 0);
+}
+
+TEST_CASE("migration: a goroutine resumed on another worker sees that worker") {
+  // Receivers are readied by an OS thread (so they go through the global
+  // queue to whichever worker is free) while burners keep one or the other
+  // worker busy: receivers resume on changing workers.
+  std::atomic<int> mismatches{0}, migrations{0}, received{0};
+  std::atomic<bool> stop{false};
+  goro::Chan<int> ch;
+  std::thread feeder;
+  goro::run([&] {
+    goro::WaitGroup wg;
+    for (int i = 0; i < 4; i++) {
+      wg.add(1);
+      goro::go([&] {
+        int last = goro::current_worker();
+        while (ch.recv()) {
+          received++;
+          // After every park point: the runtime's idea and the OS thread's agree.
+          int w = goro::current_worker();
+          if (w != worker_from_thread_name()) mismatches++;
+          if (w != last) migrations++;
+          last = w;
+        }
+        wg.done();
+      });
+    }
+    for (int i = 0; i < 2; i++) {
+      goro::go([&] {
+        while (!stop.load()) {
+          burn(300us);
+          goro::sleep_for(200us);
+        }
+      });
+    }
+    feeder = std::thread([&] {
+      for (int i = 0; i < 4000; i++) ch.send(i);
+      ch.close();
+    });
+    wg.wait();
+    stop = true;
+    goro::sleep_for(1ms);
+  }, {.procs = 2});
+  feeder.join();
+  CHECK(received.load() == 4000);
+  CHECK(mismatches.load() == 0);
+  CHECK(migrations.load() > 0);
+}
+
+namespace {
+// A slot one goroutine parks into and anyone may ready it from.
+struct Slot {
+  std::atomic<goro::G*> g{nullptr};
+};
+bool publish(goro::G* g, void* slot) {
+  static_cast<Slot*>(slot)->g.store(g, std::memory_order_release);
+  return true;
+}
+}  // namespace
+
+TEST_CASE("no lost wakeup in park/ready under a storm of cross-P readies") {
+  // 64 sleepers park 500 times each; 4 readier goroutines and 2 OS threads
+  // race to ready them.  A lost wakeup hangs the test (ctest TIMEOUT).
+  constexpr int kSleepers = 64, kRounds = 500;
+  std::vector<Slot> slots(kSleepers);
+  std::atomic<int> finished{0};
+  std::atomic<bool> stop{false};
+  auto readier = [&](unsigned seed) {
+    while (!stop.load(std::memory_order_relaxed)) {
+      for (int i = 0; i < kSleepers; i++) {
+        Slot& s = slots[(static_cast<unsigned>(i) * 7 + seed) % kSleepers];
+        if (goro::G* g = s.g.exchange(nullptr, std::memory_order_acq_rel)) goro::ready(g);
+      }
+      if (goro::in_goroutine()) goro::yield();
+    }
+  };
+  goro::run([&] {
+    goro::WaitGroup wg;
+    for (int i = 0; i < kSleepers; i++) {
+      wg.add(1);
+      goro::go([&, i] {
+        for (int r = 0; r < kRounds; r++) goro::park(goro::WaitReason::io_wait, publish, &slots[i]);
+        finished++;
+        wg.done();
+      });
+    }
+    goro::WaitGroup readiers;
+    for (unsigned k = 0; k < 4; k++) {
+      readiers.add(1);
+      goro::go([&, k] {
+        readier(k);
+        readiers.done();
+      });
+    }
+    std::thread t1(readier, 11u), t2(readier, 13u);
+    wg.wait();
+    stop = true;
+    readiers.wait();
+    goro::blocking([&] {
+      t1.join();
+      t2.join();
+    });
+  }, {.procs = 4});
+  CHECK(finished.load() == kSleepers);
+}
+
+TEST_CASE("exceptions: caught state survives switches while another goroutine throws on the same worker") {
+  std::vector<std::string> log;
+  goro::run([&] {
+    goro::WaitGroup wg;
+    wg.add(2);
+    goro::go([&] {
+      try {
+        throw std::runtime_error("first");
+      } catch (const std::runtime_error&) {
+        for (int i = 0; i < 10; i++) goro::yield();  // the other one throws meanwhile
+        goro::sleep_for(1ms);
+        CHECK(std::uncaught_exceptions() == 0);
+        try {
+          throw;  // rethrows *our* exception, not the other goroutine's
+        } catch (const std::runtime_error& again) {
+          log.push_back(again.what());
+        }
+      }
+      wg.done();
+    });
+    goro::go([&] {
+      for (int i = 0; i < 3; i++) {
+        try {
+          throw std::logic_error("second");
+        } catch (const std::logic_error& e) {
+          goro::yield();
+          log.push_back(e.what());
+        }
+      }
+      wg.done();
+    });
+    wg.wait();
+  }, {.procs = 1});
+  REQUIRE(log.size() == 4);
+  CHECK(log.back() == "first");
+  CHECK(std::count(log.begin(), log.end(), std::string("second")) == 3);
+}
+
+TEST_CASE("yield and park semantics outside and inside goroutines") {
+  goro::yield();  // no-op on an OS thread
+  CHECK(goro::current_g() == nullptr);
+  CHECK(goro::current_worker() == -1);
+  goro::run([] {
+    CHECK(goro::in_goroutine());
+    CHECK(goro::goroutine_id(goro::current_g()) == 1);
+    CHECK(goro::current_poller() != nullptr);
+    int order = 0;
+    goro::go([&] { order = order * 10 + 1; });
+    goro::yield();
+    goro::yield();
+    order = order * 10 + 2;
+    CHECK(order == 12);
+  }, {.procs = 1});
+}
+
+TEST_CASE("stats and goroutine dump show wait reasons") {
+  goro::run([] {
+    goro::Chan<int> never;
+    goro::WaitGroup wg;
+    goro::Mutex mu;
+    mu.lock();
+    wg.add(1);
+    goro::go([never] { never.recv(); });
+    goro::go([&] {
+      mu.lock();
+      mu.unlock();
+    });
+    goro::go([] { goro::sleep_for(200ms); });
+    goro::go([&] { wg.wait(); });
+    goro::sleep_for(20ms);
+    auto gs = goro::goroutines();
+    std::set<std::string> reasons;
+    for (auto& g : gs)
+      if (g.state == goro::GState::waiting) reasons.insert(goro::to_string(g.reason));
+    CHECK(reasons.count("chan receive") == 1);
+    CHECK(reasons.count("sync.Mutex.Lock") == 1);
+    CHECK(reasons.count("sleep") == 1);
+    CHECK(reasons.count("sync.WaitGroup.Wait") == 1);
+    std::string dump = goro::dump_goroutines();
+    CHECK(dump.find("goroutine 1 [running] (main)") != std::string::npos);
+    CHECK(dump.find("[chan receive]") != std::string::npos);
+    goro::Stats s = goro::stats();
+    CHECK(s.running);
+    CHECK(s.procs == 2);
+    CHECK(s.goroutines_alive == 5);
+    CHECK(s.p.size() == 2);
+    CHECK(s.parks >= 4);
+    mu.unlock();
+    wg.done();
+    never.close();
+  }, {.procs = 2});
+  CHECK_FALSE(goro::stats().running);
+}
+
+TEST_CASE("blocking runs on a helper thread while the goroutine is parked") {
+  goro::run([] {
+    int w = goro::current_worker();
+    auto tid = goro::blocking([] { return worker_from_thread_name(); });
+    CHECK(tid == -1);  // not a worker
+    CHECK(w >= 0);
+    CHECK_THROWS_WITH(goro::blocking([]() -> int { throw std::runtime_error("boom"); }), "boom");
+    // Many at once: the workers stay free for other goroutines meanwhile.
+    goro::WaitGroup wg;
+    std::atomic<int> done{0};
+    for (int i = 0; i < 16; i++) {
+      wg.add(1);
+      goro::go([&] {
+        goro::blocking([] { std::this_thread::sleep_for(20ms); });
+        done++;
+        wg.done();
+      });
+    }
+    std::atomic<int> ticks{0};
+    goro::go([&] {
+      for (int i = 0; i < 5; i++) {
+        goro::sleep_for(1ms);
+        ticks++;
+      }
+    });
+    wg.wait();
+    CHECK(done.load() == 16);
+    CHECK(ticks.load() >= 1);
+  }, {.procs = 1});
+  CHECK(goro::blocking([] { return 5; }) == 5);  // inline outside a goroutine
+}
+
+TEST_CASE("a poller factory runs on each worker thread") {
+  struct CountingPoller : goro::Poller {
+    std::unique_ptr<goro::Poller> inner = goro::make_futex_poller();
+    std::atomic<int>* polls;
+    int poll(std::chrono::nanoseconds t) override {
+      polls->fetch_add(1, std::memory_order_relaxed);
+      return inner->poll(t);
+    }
+    void wake() override { inner->wake(); }
+  };
+  std::atomic<int> created{0}, on_worker{0}, polls{0};
+  goro::run([] { goro::sleep_for(5ms); }, {.procs = 2, .poller = [&](int w) {
+    created++;
+    if (worker_from_thread_name() == w) on_worker++;
+    auto p = std::make_unique<CountingPoller>();
+    p->polls = &polls;
+    return p;
+  }});
+  CHECK(created.load() == 2);
+  CHECK(on_worker.load() == 2);
+  CHECK(polls.load() > 0);
+}
+
+namespace {
+[[gnu::noinline]] int recurse(int n) {
+  volatile char buf[1024];
+  buf[0] = static_cast<char>(n);
+  return n == 0 ? buf[0] : recurse(n - 1) + buf[0];
+}
+}  // namespace
+
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+TEST_CASE("a stack overflow reports the goroutine and aborts") {
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    signal(SIGABRT, SIG_DFL);  // not doctest's crash report, in the child
+    dup2(fds[1], 2);
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    goro::run([] {
+      goro::go([] { recurse(1 << 20); });
+      goro::sleep_for(10s);
+    }, {.procs = 1});
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string err;
+  char buf[256];
+  ssize_t n;
+  while ((n = read(fds[0], buf, sizeof buf)) > 0) err.append(buf, static_cast<std::size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CHECK(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGABRT);
+  CHECK(err.find("goro: goroutine 2 stack overflow") != std::string::npos);
+}
+#endif
