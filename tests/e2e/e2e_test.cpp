@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -525,4 +526,67 @@ TEST_CASE("the server logs which mode and netpoll backend it runs") {
              log.find("io_uring unavailable") != std::string::npos));
     }
   }
+}
+
+TEST_CASE("10,000 concurrent keep-alive connections are all served (goroutine mode)") {
+  if (goro::test::test_mode() != "goroutine") {
+    MESSAGE("goroutine mode only: 10,000 OS threads would test the machine, not goro");
+    return;
+  }
+  constexpr int kConns = 10'000;
+  rlimit lim{};
+  ::getrlimit(RLIMIT_NOFILE, &lim);
+  if (lim.rlim_cur < kConns + 100) {
+    lim.rlim_cur = std::min<rlim_t>(lim.rlim_max, kConns + 1000);
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+  }
+  if (lim.rlim_cur < kConns + 100) {
+    MESSAGE("skipped: ulimit -n is " << lim.rlim_cur << ", need " << kConns + 100);
+    return;
+  }
+  ServerProcess srv({"--max-conns", "20000"});
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(srv.port()));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const std::string request = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+  std::vector<int> fds;
+  fds.reserve(kConns);
+  for (int i = 0; i < kConns; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size()));
+    ::fcntl(fd, F_SETFL, O_NONBLOCK);
+    fds.push_back(fd);
+  }
+  // Every connection is open at once; read one response from each.
+  std::vector<std::string> got(kConns);
+  std::vector<bool> done(kConns, false);
+  int finished = 0;
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (finished < kConns && std::chrono::steady_clock::now() < deadline) {
+    std::vector<pollfd> pfds;
+    std::vector<int> idx;
+    for (int i = 0; i < kConns; ++i)
+      if (!done[i]) pfds.push_back({fds[i], POLLIN, 0}), idx.push_back(i);
+    if (::poll(pfds.data(), pfds.size(), 1000) <= 0) continue;
+    for (size_t k = 0; k < pfds.size(); ++k) {
+      if (!pfds[k].revents) continue;
+      int i = idx[k];
+      char buf[1024];
+      ssize_t n;
+      while ((n = ::recv(fds[i], buf, sizeof buf, 0)) > 0) got[i].append(buf, static_cast<size_t>(n));
+      if (got[i].ends_with("Hello, World!\n") || n == 0 || (n < 0 && errno != EAGAIN)) done[i] = true, ++finished;
+    }
+  }
+  int ok = 0;
+  for (int i = 0; i < kConns; ++i)
+    if (got[i].starts_with("HTTP/1.1 200") && got[i].ends_with("Hello, World!\n")) ++ok;
+  CHECK(ok == kConns);
+  // All of them are still open (kept alive) on the server.
+  auto vars = get(srv.port(), "/debug/vars");
+  REQUIRE(vars);
+  CHECK(vars->body.find("\"active\": " + std::to_string(kConns + 1)) != std::string::npos);
+  for (int fd : fds) ::close(fd);
 }
