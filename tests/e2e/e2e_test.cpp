@@ -54,6 +54,52 @@ std::string req(std::string_view method, std::string_view target, std::string_vi
   return s + "\r\n" + std::string(body);
 }
 
+// Opens n connections to 127.0.0.1:port and sends `request` on each; the
+// sockets are left non-blocking.
+std::vector<int> open_and_send(int port, int n, const std::string& request) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::vector<int> fds;
+  fds.reserve(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size()));
+    ::fcntl(fd, F_SETFL, O_NONBLOCK);
+    fds.push_back(fd);
+  }
+  return fds;
+}
+
+// Reads every socket until `complete` says its bytes are a whole answer, or
+// it reaches EOF or an error; bounded by `limit`.
+std::vector<std::string> read_all(const std::vector<int>& fds, bool (*complete)(const std::string&),
+                                  std::chrono::seconds limit) {
+  std::vector<std::string> got(fds.size());
+  std::vector<bool> done(fds.size(), false);
+  size_t finished = 0;
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (finished < fds.size() && std::chrono::steady_clock::now() < deadline) {
+    std::vector<pollfd> pfds;
+    std::vector<size_t> idx;
+    for (size_t i = 0; i < fds.size(); ++i)
+      if (!done[i]) pfds.push_back({fds[i], POLLIN, 0}), idx.push_back(i);
+    if (::poll(pfds.data(), pfds.size(), 1000) <= 0) continue;
+    for (size_t k = 0; k < pfds.size(); ++k) {
+      if (!pfds[k].revents) continue;
+      size_t i = idx[k];
+      char buf[4096];
+      ssize_t n;
+      while ((n = ::recv(fds[i], buf, sizeof buf, 0)) > 0) got[i].append(buf, static_cast<size_t>(n));
+      if (complete(got[i]) || n == 0 || (n < 0 && errno != EAGAIN)) done[i] = true, ++finished;
+    }
+  }
+  return got;
+}
+
 }  // namespace
 
 TEST_CASE("GET / says hello with Date, Server and Content-Length") {
@@ -425,40 +471,9 @@ TEST_CASE("shutdown closes connections by force after --shutdown-timeout") {
 TEST_CASE("1000 concurrent /sleep?ms=200 requests are all answered") {
   ServerProcess srv({"--max-conns", "5000"});
   constexpr int kConns = 1000;
-  std::vector<int> fds;
-  std::vector<std::string> got(kConns);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(srv.port()));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const std::string request = "GET /sleep?ms=200 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
-  for (int i = 0; i < kConns; ++i) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd >= 0);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size()));
-    ::fcntl(fd, F_SETFL, O_NONBLOCK);
-    fds.push_back(fd);
-  }
-  // Read every response to EOF (Connection: close), bounded in time.
-  std::vector<bool> done(kConns, false);
-  int finished = 0;
-  auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (finished < kConns && std::chrono::steady_clock::now() < deadline) {
-    std::vector<pollfd> pfds;
-    std::vector<int> idx;
-    for (int i = 0; i < kConns; ++i)
-      if (!done[i]) pfds.push_back({fds[i], POLLIN, 0}), idx.push_back(i);
-    if (::poll(pfds.data(), pfds.size(), 1000) <= 0) continue;
-    for (size_t k = 0; k < pfds.size(); ++k) {
-      if (!pfds[k].revents) continue;
-      int i = idx[k];
-      char buf[4096];
-      ssize_t n;
-      while ((n = ::recv(fds[i], buf, sizeof buf, 0)) > 0) got[i].append(buf, static_cast<size_t>(n));
-      if (n == 0 || (n < 0 && errno != EAGAIN)) done[i] = true, ++finished;
-    }
-  }
+  auto fds = open_and_send(srv.port(), kConns, "GET /sleep?ms=200 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  // Connection: close: each answer ends at EOF.
+  auto got = read_all(fds, [](const std::string&) { return false; }, 60s);
   int ok = 0;
   for (int i = 0; i < kConns; ++i) {
     ::close(fds[i]);
@@ -545,41 +560,9 @@ TEST_CASE("10,000 concurrent keep-alive connections are all served (goroutine mo
     return;
   }
   ServerProcess srv({"--max-conns", "20000"});
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(srv.port()));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const std::string request = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
-  std::vector<int> fds;
-  fds.reserve(kConns);
-  for (int i = 0; i < kConns; ++i) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd >= 0);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size()));
-    ::fcntl(fd, F_SETFL, O_NONBLOCK);
-    fds.push_back(fd);
-  }
+  auto fds = open_and_send(srv.port(), kConns, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
   // Every connection is open at once; read one response from each.
-  std::vector<std::string> got(kConns);
-  std::vector<bool> done(kConns, false);
-  int finished = 0;
-  auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (finished < kConns && std::chrono::steady_clock::now() < deadline) {
-    std::vector<pollfd> pfds;
-    std::vector<int> idx;
-    for (int i = 0; i < kConns; ++i)
-      if (!done[i]) pfds.push_back({fds[i], POLLIN, 0}), idx.push_back(i);
-    if (::poll(pfds.data(), pfds.size(), 1000) <= 0) continue;
-    for (size_t k = 0; k < pfds.size(); ++k) {
-      if (!pfds[k].revents) continue;
-      int i = idx[k];
-      char buf[1024];
-      ssize_t n;
-      while ((n = ::recv(fds[i], buf, sizeof buf, 0)) > 0) got[i].append(buf, static_cast<size_t>(n));
-      if (got[i].ends_with("Hello, World!\n") || n == 0 || (n < 0 && errno != EAGAIN)) done[i] = true, ++finished;
-    }
-  }
+  auto got = read_all(fds, [](const std::string& b) { return b.ends_with("Hello, World!\n"); }, 60s);
   int ok = 0;
   for (int i = 0; i < kConns; ++i)
     if (got[i].starts_with("HTTP/1.1 200") && got[i].ends_with("Hello, World!\n")) ++ok;
