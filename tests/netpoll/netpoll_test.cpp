@@ -312,3 +312,88 @@ TEST_CASE("an OS thread's data wakes a worker idle in its poller") {
     });
   }
 }
+
+namespace {
+
+// Wraps a real backend and injects what a kernel may do: spurious
+// readiness (the retried syscall then says EAGAIN again) and a wait that
+// ends in ECANCELED.  Conn must loop on the first and surface the second.
+class FaultyBackend final : public goro::net::detail::Backend {
+ public:
+  explicit FaultyBackend(std::unique_ptr<goro::Poller> inner)
+      : owned_(std::move(inner)), inner_(dynamic_cast<goro::net::detail::Backend*>(owned_.get())) {}
+  int poll(std::chrono::nanoseconds t) override { return inner_->poll(t); }
+  void wake() override { inner_->wake(); }
+  int wait_fd(int fd, short events, goro::net::Deadline d) override {
+    int n = ++waits;
+    if (cancel_next.exchange(false)) return -ECANCELED;
+    if (n % 3 == 0) {
+      ++spurious;
+      goro::yield();
+      return 0;  // "ready", but it is not
+    }
+    return inner_->wait_fd(fd, events, d);
+  }
+  ssize_t pread(int fd, void* b, size_t n, uint64_t off) override { return inner_->pread(fd, b, n, off); }
+  void wait_fd_async(goro::net::detail::WaitRecord* w, short ev) override { inner_->wait_fd_async(w, ev); }
+
+  static inline std::atomic<int> waits{0}, spurious{0};
+  static inline std::atomic<bool> cancel_next{false};
+
+ private:
+  std::unique_ptr<goro::Poller> owned_;
+  goro::net::detail::Backend* inner_;
+};
+
+void run_faulty(PollerKind kind, std::function<void()> fn) {
+  goro::Options o;
+  o.procs = 2;
+  o.poller = [kind](int) -> std::unique_ptr<goro::Poller> {
+    std::string why;
+    return std::make_unique<FaultyBackend>(goro::net::make_poller(kind, &why));
+  };
+  goro::run(std::move(fn), std::move(o));
+}
+
+}  // namespace
+
+TEST_CASE("spurious readiness and injected ECANCELED are handled") {
+  for (PollerKind kind : backends()) {
+    CAPTURE(goro::net::to_string(kind));
+    FaultyBackend::waits = 0;
+    FaultyBackend::spurious = 0;
+    run_faulty(kind, [] {
+      auto [a, b] = tcp_pair();
+      // A large transfer parks many times; every third wake is a lie.
+      constexpr size_t kTotal = 8 << 20;
+      std::string payload(kTotal, 'p');
+      goro::WaitGroup wg;
+      wg.add(1);
+      int wrote = 1;
+      goro::go([&, &a = a] {
+        wrote = a.write_all(payload, goro::net::deadline_in(60s));
+        wg.done();
+      });
+      size_t got = 0;
+      char buf[65536];
+      while (got < kTotal) {
+        ssize_t n = b.read(buf, goro::net::deadline_in(60s));
+        if (n <= 0) break;
+        got += static_cast<size_t>(n);
+      }
+      wg.wait();
+      CHECK(wrote == 0);
+      CHECK(got == kTotal);
+
+      // A deadline still holds when wakes are spurious: never early.
+      auto start = goro::net::Clock::now();
+      CHECK(b.read(buf, start + 40ms) == -ETIMEDOUT);
+      CHECK(goro::net::Clock::now() - start >= 40ms);
+
+      // An I/O wait cancelled under the connection surfaces as ECANCELED.
+      FaultyBackend::cancel_next = true;
+      CHECK(b.read(buf, goro::net::deadline_in(5s)) == -ECANCELED);
+    });
+    CHECK(FaultyBackend::spurious > 0);
+  }
+}
