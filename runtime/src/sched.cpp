@@ -474,6 +474,29 @@ void run_timers(P* p, std::int64_t now) noexcept {
   }
 }
 
+#if GORO_TSAN
+// TSan fibers of exited goroutines, reused: creating one is expensive and
+// TSan allows ~8,000 at once, so only running-or-parked Gs hold one.  A
+// reused fiber's stale clock can only hide races, never invent them.
+SpinLock tsan_fibers_lock;
+std::vector<void*> tsan_fibers;
+void* tsan_fiber_get() {
+  {
+    std::lock_guard<SpinLock> l(tsan_fibers_lock);
+    if (!tsan_fibers.empty()) {
+      void* f = tsan_fibers.back();
+      tsan_fibers.pop_back();
+      return f;
+    }
+  }
+  return __tsan_create_fiber(0);
+}
+void tsan_fiber_put(void* f) {
+  std::lock_guard<SpinLock> l(tsan_fibers_lock);
+  tsan_fibers.push_back(f);
+}
+#endif
+
 // ---- G lifecycle ------------------------------------------------------------------------
 
 // Gives g a stack and a first frame that "returns" into goro_ctx_trampoline.
@@ -502,7 +525,7 @@ void g_prepare(P* p, G* g) {
   g->sp = sp;
   g->eh = EhGlobals{};
 #if GORO_TSAN
-  g->tsan_fiber = __tsan_create_fiber(0);
+  if (!g->tsan_fiber) g->tsan_fiber = tsan_fiber_get();
 #endif
 }
 
@@ -510,7 +533,7 @@ void g_prepare(P* p, G* g) {
 void g_free(P* p, G* g) noexcept {
   g->state.store(GState::dead);
 #if GORO_TSAN
-  if (g->tsan_fiber) __tsan_destroy_fiber(g->tsan_fiber);
+  tsan_fiber_put(g->tsan_fiber);
   g->tsan_fiber = nullptr;
 #endif
   g->sp = nullptr;
