@@ -124,6 +124,7 @@ struct alignas(64) P {
 
   // ---- owner only
   G g0;                 // the worker thread's own stack: runs find_runnable
+  EhGlobals* eh = nullptr;  // this worker thread's __cxa_get_globals(), cached
   G* curg = nullptr;    // running G (&g0 in the scheduler)
   struct Pending {
     G* g = nullptr;

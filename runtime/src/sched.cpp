@@ -299,7 +299,10 @@ bool runq_put_slow(P* p, G* g, std::uint32_t h, std::uint32_t t) noexcept;
 // Owner only.  next: put g in runnext, kicking the old runnext to the ring.
 void runq_put(P* p, G* g, bool next) noexcept {
   if (next) {
-    G* old = p->runnext.exchange(g, std::memory_order_acq_rel);
+    // runnext is owner-only (thieves never take it): no atomic RMW needed;
+    // it is atomic only so that stats() may peek.
+    G* old = p->runnext.load(std::memory_order_relaxed);
+    p->runnext.store(g, std::memory_order_relaxed);
     if (!old) return;
     g = old;
   }
@@ -330,8 +333,9 @@ bool runq_put_slow(P* p, G* g, std::uint32_t h, std::uint32_t t) noexcept {
 
 // Owner only.
 G* runq_get(P* p) noexcept {
-  if (p->runnext.load(std::memory_order_relaxed)) {
-    if (G* g = p->runnext.exchange(nullptr, std::memory_order_acq_rel)) return g;
+  if (G* g = p->runnext.load(std::memory_order_relaxed)) {
+    p->runnext.store(nullptr, std::memory_order_relaxed);
+    return g;
   }
   for (;;) {
     std::uint32_t h = p->runq_head.load(std::memory_order_acquire);
@@ -583,7 +587,7 @@ void after_switch(G* self) noexcept;
 void switch_to(P* p, G* from, G* to, Action act, UnlockFn unlock = nullptr, void* arg = nullptr) noexcept {
   if (to->sp == nullptr) g_prepare(p, to);
   p->pending = P::Pending{from, act, unlock, arg};
-  *&from->eh = *eh_globals();
+  from->eh = *p->eh;
   p->curg = to;
   to->state.store(GState::running, std::memory_order_relaxed);
   to->last_worker.store(p->id, std::memory_order_relaxed);
@@ -597,7 +601,7 @@ void switch_to(P* p, G* from, G* to, Action act, UnlockFn unlock = nullptr, void
 void after_switch(G* self) noexcept {
   san_after_switch(self);
   P* p = this_p();
-  *eh_globals() = self->eh;
+  *p->eh = self->eh;
   P::Pending pd = p->pending;
   p->pending = P::Pending{};
   switch (pd.act) {
@@ -791,6 +795,7 @@ void worker_main(P* p, const Options* opts) {
   ss.ss_size = p->altstack.size();
   sigaltstack(&ss, nullptr);
 
+  p->eh = eh_globals();  // per thread, so fixed for this worker
   p->g0.is_g0 = true;
   p->g0.state.store(GState::running);
   p->curg = &p->g0;
