@@ -30,7 +30,8 @@ std::uint64_t& select_rng() noexcept {
 }
 
 // Accessed fresh on each call (never cached across a park: see README).
-[[gnu::noipa]] std::uint32_t rand_below(std::uint32_t n) noexcept {
+GORO_NOIPA std::uint32_t rand_below(std::uint32_t n) noexcept {
+  GORO_OPAQUE();
   std::uint64_t& s = select_rng();
   s ^= s >> 12;
   s ^= s << 25;

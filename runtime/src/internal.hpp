@@ -14,12 +14,23 @@
 #include "goro/runtime.hpp"
 #include "goro/stats.hpp"
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(GORO_SANITIZE_ADDRESS)
 #define GORO_ASAN 1
 #endif
-#if defined(__SANITIZE_THREAD__)
+#if defined(__SANITIZE_THREAD__) || defined(GORO_SANITIZE_THREAD)
 #define GORO_TSAN 1
 #endif
+
+// For accessors of per-thread state (see README: goroutines migrate).  The
+// call must stay a call and its result must never be assumed equal to an
+// earlier one: GCC's noipa forbids inlining and inferred purity; clang has no
+// noipa, so noinline plus an opaque asm (a side effect) does the same.
+#if defined(__clang__)
+#define GORO_NOIPA __attribute__((noinline))
+#else
+#define GORO_NOIPA __attribute__((noipa))
+#endif
+#define GORO_OPAQUE() asm volatile("" ::: "memory")
 
 extern "C" {
 // context_x86_64.S: saves callee-saved registers + MXCSR/x87 CW on the current

@@ -206,10 +206,14 @@ void fatal(const char* msg) noexcept {
 // The current worker's P.  noipa: the compiler must not assume two calls
 // return the same value, because a goroutine may resume on another thread
 // between them (it would otherwise keep the old thread's TLS address).
-[[gnu::noipa]] P* this_p() noexcept { return tls_p; }
+GORO_NOIPA P* this_p() noexcept {
+  GORO_OPAQUE();
+  return tls_p;
+}
 
 // Not const, unlike libstdc++'s declaration: see this_p().
-[[gnu::noipa]] static EhGlobals* eh_globals() noexcept {
+GORO_NOIPA static EhGlobals* eh_globals() noexcept {
+  GORO_OPAQUE();
   return static_cast<EhGlobals*>(__cxa_get_globals());
 }
 

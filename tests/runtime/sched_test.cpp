@@ -57,7 +57,7 @@ TEST_CASE("run returns when main ends and rethrows main's exception") {
 
 // TSan tracks each goroutine as a fiber and allows ~8,000 (Go's race
 // detector has the same limit on live goroutines): scale down under it.
-#if defined(__SANITIZE_THREAD__)
+#if defined(__SANITIZE_THREAD__) || defined(GORO_SANITIZE_THREAD)
 constexpr int kManyGoroutines = 7'000;
 #else
 constexpr int kManyGoroutines = 100'000;
@@ -366,6 +366,7 @@ TEST_CASE("a poller factory runs on each worker thread") {
   CHECK(polls.load() > 0);
 }
 
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__) && !defined(GORO_SANITIZE_ADDRESS) && !defined(GORO_SANITIZE_THREAD)
 namespace {
 [[gnu::noinline]] int recurse(int n) {
   volatile char buf[1024];
@@ -374,7 +375,6 @@ namespace {
 }
 }  // namespace
 
-#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 TEST_CASE("a stack overflow reports the goroutine and aborts") {
   int fds[2];
   REQUIRE(pipe(fds) == 0);
