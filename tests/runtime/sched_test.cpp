@@ -404,3 +404,63 @@ TEST_CASE("a stack overflow reports the goroutine and aborts") {
   CHECK(err.find("goro: goroutine 2 stack overflow") != std::string::npos);
 }
 #endif
+
+TEST_CASE("FP control words travel with the goroutine") {
+  // One goroutine switches to round-toward-zero and flush-to-zero; another on
+  // the same worker must keep the defaults, and the first keeps its own.
+  std::atomic<int> bad{0};
+  goro::run([&] {
+    goro::WaitGroup wg;
+    wg.add(2);
+    goro::go([&] {
+      std::uint32_t csr = 0x1F80 | 0x6000 | 0x8000;  // RZ rounding + FTZ
+      asm volatile("ldmxcsr %0" : : "m"(csr));
+      for (int i = 0; i < 20; i++) {
+        goro::yield();
+        std::uint32_t now = 0;
+        asm volatile("stmxcsr %0" : "=m"(now));
+        if (now != csr) bad++;
+      }
+      std::uint32_t def = 0x1F80;
+      asm volatile("ldmxcsr %0" : : "m"(def));
+      wg.done();
+    });
+    goro::go([&] {
+      for (int i = 0; i < 20; i++) {
+        std::uint32_t now = 0;
+        asm volatile("stmxcsr %0" : "=m"(now));
+        if ((now & 0xE000) != 0) bad++;  // rounding/FTZ leaked in
+        goro::yield();
+      }
+      wg.done();
+    });
+    wg.wait();
+  }, {.procs = 1});
+  CHECK(bad.load() == 0);
+}
+
+TEST_CASE("an exception caught on one worker is rethrown after resuming on another") {
+  std::atomic<int> ok{0};
+  goro::run([&] {
+    goro::WaitGroup wg;
+    for (int i = 0; i < 16; i++) {
+      wg.add(1);
+      goro::go([&, i] {
+        try {
+          throw std::runtime_error("g" + std::to_string(i));
+        } catch (...) {
+          // Park a few times; with 2 busy workers we may come back elsewhere.
+          for (int k = 0; k < 5; k++) goro::blocking([] {});
+          try {
+            throw;
+          } catch (const std::runtime_error& e) {
+            if (e.what() == "g" + std::to_string(i)) ok++;
+          }
+        }
+        wg.done();
+      });
+    }
+    wg.wait();
+  }, {.procs = 2});
+  CHECK(ok.load() == 16);
+}
