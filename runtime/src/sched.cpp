@@ -338,7 +338,12 @@ G* runq_get(P* p) noexcept {
     std::uint32_t t = p->runq_tail.load(std::memory_order_relaxed);
     if (t == h) return nullptr;
     G* g = p->runq[h % kRunqSize].load(std::memory_order_relaxed);
-    if (p->runq_head.compare_exchange_weak(h, h + 1, std::memory_order_acq_rel)) return g;
+    if (p->runq_head.compare_exchange_weak(h, h + 1, std::memory_order_acq_rel)) {
+      // Start pulling the next G into cache while this one runs: a long
+      // queue's Gs went cold while they waited.
+      if (t - h > 1) __builtin_prefetch(p->runq[(h + 1) % kRunqSize].load(std::memory_order_relaxed), 1);
+      return g;
+    }
   }
 }
 
@@ -529,7 +534,7 @@ void g_prepare(P* p, G* g) {
 
 // Called on the next context after g exited: g's stack is no longer in use.
 void g_free(P* p, G* g) noexcept {
-  g->state.store(GState::dead);
+  g->state.store(GState::dead, std::memory_order_relaxed);
 #if GORO_TSAN
   tsan_fiber_put(g->tsan_fiber);
   g->tsan_fiber = nullptr;
@@ -597,11 +602,13 @@ void after_switch(G* self) noexcept {
     case Action::none:
       break;
     case Action::yield:
-      pd.g->state.store(GState::runnable);
+      pd.g->state.store(GState::runnable, std::memory_order_relaxed);  // published by runq_put's release
       runq_put(p, pd.g, false);
       break;
     case Action::park:
-      pd.g->state.store(GState::waiting);
+      // Published to the readier by the release in unlock (a lock release,
+      // an SQE submission...), which the readier's CAS in ready() follows.
+      pd.g->state.store(GState::waiting, std::memory_order_relaxed);
       if (pd.unlock && !pd.unlock(pd.g, pd.arg)) ready_on(p, pd.g, true);
       break;
     case Action::exit:
@@ -1029,7 +1036,7 @@ G* g_new(void** storage, std::size_t size, std::size_t align) {
 
 void g_spawn(G* g, const FnOps* ops) {
   g->ops = ops;
-  g->state.store(GState::runnable);
+  g->state.store(GState::runnable, std::memory_order_relaxed);  // published by the queue
   P* p = this_p();
   if (p) {
     p->spawned.inc();
