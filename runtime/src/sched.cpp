@@ -249,6 +249,10 @@ G* g_alloc(P* p) {
   if (p && !p->gfree.empty()) {
     G* g = p->gfree.back();
     p->gfree.pop_back();
+    // The next Gs to hand out are likely cold (freed on another worker):
+    // start fetching them now, a spawn or two ahead.
+    std::size_t n = p->gfree.size();
+    if (n >= 2) __builtin_prefetch(p->gfree[n - 2], 1);
     return g;
   }
   {
