@@ -130,7 +130,8 @@ struct alignas(64) P {
   alignas(64) std::atomic<std::uint32_t> runq_head{0};
   alignas(64) std::atomic<std::uint32_t> runq_tail{0};
   std::atomic<G*> runq[kRunqSize];
-  // Owner only (thieves never take runnext; see sched.cpp).
+  // Owner puts and takes (atomic exchange); a thief takes it only when the
+  // owner's G has run for kRunnextGraceNs without a schedule (see sched.cpp).
   std::atomic<G*> runnext{nullptr};
 
   // ---- owner only
@@ -143,7 +144,17 @@ struct alignas(64) P {
     UnlockFn unlock = nullptr;
     void* arg = nullptr;
   } pending;            // what the G that just switched out asked for
-  std::uint32_t schedtick = 0;
+  // Bumped by the owner at every schedule; read by thieves to tell a P whose
+  // G has been running for a while (see steal_runnext).
+  std::atomic<std::uint32_t> schedtick{0};
+  std::uint32_t tick() noexcept {
+    std::uint32_t t = schedtick.load(std::memory_order_relaxed) + 1;
+    schedtick.store(t, std::memory_order_relaxed);
+    return t;
+  }
+  // Thief side, owner only: when this P first saw each victim's runnext
+  // occupied, and at which victim schedtick.
+  std::vector<std::pair<std::uint32_t, std::int64_t>> runnext_seen;
   bool spinning = false;
   std::vector<Timer> timers;  // min-heap on (when, seq)
   std::uint64_t timer_seq = 0;

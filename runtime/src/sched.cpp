@@ -47,10 +47,11 @@
 //
 // runnext holds the G the running G just readied or spawned; it runs when the
 // current G parks, which is the common case (a send wakes the receiver and
-// then waits for the reply).  Thieves never take it: stealing it would bounce
-// such a pair between CPUs, and waking a sleeping thread on the other CPU
-// costs ~25 µs here (DESIGN.md).  The displaced previous runnext goes to the
-// ring, where it can be stolen.
+// then waits for the reply).  Thieves leave it alone unless the owner has not
+// scheduled for kRunnextGraceNs (its G runs on without parking): stealing it
+// sooner would bounce such a pair between CPUs, and waking a sleeping thread
+// on the other CPU costs ~25 µs here (DESIGN.md).  The displaced previous
+// runnext goes to the ring, where it can be stolen at once.
 //
 // ## Wakeups
 //
@@ -73,8 +74,9 @@
 //     runnext or global), parked (waiting), or free.  State moves
 //     runnable -> running -> {runnable, waiting, dead}; waiting -> runnable
 //     only through ready(), exactly once per park().
-//   - Only the owner P pushes to its ring (runq_put) and touches runnext, its
-//     timers, gfree and stacks; thieves only advance runq_head by CAS.
+//   - Only the owner P pushes to its ring (runq_put) and touches its timers,
+//     gfree and stacks; thieves only advance runq_head by CAS and take
+//     runnext by CAS after the grace period.
 //   - P::pending is set by the G switching out and consumed by the next code
 //     that runs on the same P; nothing else runs in between.
 //   - Code on a goroutine re-reads this_p() after every switch (the G may
@@ -131,6 +133,10 @@ constexpr std::size_t kHotStacks = 16;
 // Gs moved from the global queue to a local ring at once (Go: len/gomaxprocs+1,
 // capped at half the ring so the rest stays visible to other Ps).
 constexpr std::uint32_t kGlobalBatchMax = kRunqSize / 2;
+// A P's runnext is left alone this long by thieves (see steal_runnext).
+// Long enough that the usual "ready, then park" pair completes (~100 ns),
+// short enough that a G readied by a CPU-bound one waits only a little.
+constexpr std::int64_t kRunnextGraceNs = 20'000;
 
 // ---- the scheduler's shared state ---------------------------------------------
 
@@ -298,10 +304,7 @@ bool runq_put_slow(P* p, G* g, std::uint32_t h, std::uint32_t t) noexcept;
 // Owner only.  next: put g in runnext, kicking the old runnext to the ring.
 void runq_put(P* p, G* g, bool next) noexcept {
   if (next) {
-    // runnext is owner-only (thieves never take it): no atomic RMW needed;
-    // it is atomic only so that stats() may peek.
-    G* old = p->runnext.load(std::memory_order_relaxed);
-    p->runnext.store(g, std::memory_order_relaxed);
+    G* old = p->runnext.exchange(g, std::memory_order_acq_rel);  // a thief may take it
     if (!old) return;
     g = old;
   }
@@ -333,9 +336,8 @@ bool runq_put_slow(P* p, G* g, std::uint32_t h, std::uint32_t t) noexcept {
 
 // Owner only.
 G* runq_get(P* p) noexcept {
-  if (G* g = p->runnext.load(std::memory_order_relaxed)) {
-    p->runnext.store(nullptr, std::memory_order_relaxed);
-    return g;
+  if (p->runnext.load(std::memory_order_relaxed)) {
+    if (G* g = p->runnext.exchange(nullptr, std::memory_order_acq_rel)) return g;
   }
   for (;;) {
     std::uint32_t h = p->runq_head.load(std::memory_order_acquire);
@@ -624,7 +626,7 @@ void after_switch(G* self) noexcept {
 // The next G of p without leaving the goroutine's stack, or nullptr when the
 // scheduler proper (g0) must look: every kGlobalEvery-th time, or nothing local.
 G* local_pick(P* p) noexcept {
-  if (++p->schedtick % kGlobalEvery == 0) return nullptr;
+  if (p->tick() % kGlobalEvery == 0) return nullptr;
   if (!p->timers.empty() && p->timers.front().when <= now_ns()) run_timers(p, now_ns());
   return runq_get(p);
 }
@@ -637,13 +639,44 @@ std::int64_t next_timer_delay(P* p) noexcept {
   return d < 0 ? 0 : d;
 }
 
+// Takes victim's runnext if its owner has not scheduled for kRunnextGraceNs:
+// the G that readied it is running on (CPU-bound, or blocked in a syscall)
+// instead of parking, and the readied G would starve.  Before the grace
+// period, leave it: the owner will most likely run it within a switch, on a
+// warm cache, and a 25 µs cross-CPU wake is not worth it (Go: usleep(3)).
+G* steal_runnext(P* p, P* v, std::int64_t now) noexcept {
+  auto& seen = p->runnext_seen[static_cast<std::size_t>(v->id)];
+  if (!v->runnext.load(std::memory_order_relaxed)) {
+    seen.second = 0;
+    return nullptr;
+  }
+  std::uint32_t tick = v->schedtick.load(std::memory_order_relaxed);
+  if (seen.second == 0 || seen.first != tick) {
+    seen = {tick, now};
+    return nullptr;
+  }
+  if (now - seen.second < kRunnextGraceNs) return nullptr;
+  seen.second = 0;
+  G* g = v->runnext.load(std::memory_order_relaxed);
+  if (g && v->runnext.compare_exchange_strong(g, nullptr, std::memory_order_acq_rel)) {
+    p->steals.inc();
+    return g;
+  }
+  return nullptr;
+}
+
 G* try_steal(P* p) noexcept {
   int n = sched.nprocs;
   int start = static_cast<int>(fastrand(p->rng) % static_cast<std::uint64_t>(n));
+  std::int64_t now = 0;
   for (int i = 0; i < n; i++) {
     P* v = sched.ps[static_cast<std::size_t>((start + i) % n)].get();
     if (v == p) continue;
     if (G* g = runq_steal(p, v)) return g;
+    if (v->runnext.load(std::memory_order_relaxed)) {
+      if (!now) now = now_ns();
+      if (G* g = steal_runnext(p, v, now)) return g;
+    }
   }
   return nullptr;
 }
@@ -674,7 +707,7 @@ G* find_runnable(P* p) {
   for (;;) {
     if (sched.stopping.load(std::memory_order_relaxed)) return nullptr;
     if (!p->timers.empty()) run_timers(p, now_ns());
-    if (++p->schedtick % kGlobalEvery == 0) {
+    if (p->tick() % kGlobalEvery == 0) {
       if (G* g = globq_get(p, 1)) return g;
       p->poller->poll(std::chrono::nanoseconds(0));
     }
@@ -979,7 +1012,7 @@ void yield() {
   if (!p || p->curg == &p->g0) return;
   G* self = p->curg;
   G* next = nullptr;
-  if (++p->schedtick % kGlobalEvery != 0 && !shaking(p)) {
+  if (p->tick() % kGlobalEvery != 0 && !shaking(p)) {
     if (!p->timers.empty() && p->timers.front().when <= now_ns()) run_timers(p, now_ns());
     next = runq_get(p);
     // Nothing else runnable here or globally: keep running (the fast path).
@@ -1078,6 +1111,7 @@ void run(std::function<void()> main_fn, Options opts) {
   for (int i = 0; i < sched.nprocs; i++) {
     auto p = std::make_unique<P>();
     p->id = i;
+    p->runnext_seen.assign(static_cast<std::size_t>(sched.nprocs), {0, 0});
     p->rng = 0x9E3779B97F4A7C15ULL * static_cast<std::uint64_t>(i + 1) ^ static_cast<std::uint64_t>(now_ns());
     sched.ps.push_back(std::move(p));
   }

@@ -91,10 +91,14 @@ TEST_CASE("work spreads: with 2 Ps, CPU-bound goroutines run on both workers") {
     for (int i = 0; i < 8; i++) {
       wg.add(1);
       goro::go([&] {
-        burn(20ms);  // never yields: only another worker can run the others
         int w = goro::current_worker();
         REQUIRE((w == 0 || w == 1));
         seen[w]++;
+        // Burn without ever yielding until both workers have run one of us:
+        // only the other worker can start the rest.  (Bounded, for a loaded
+        // machine whose other CPU is busy elsewhere.)
+        auto deadline = std::chrono::steady_clock::now() + 5s;
+        while ((seen[0].load() == 0 || seen[1].load() == 0) && std::chrono::steady_clock::now() < deadline) burn(1ms);
         wg.done();
       });
     }
@@ -463,4 +467,24 @@ TEST_CASE("an exception caught on one worker is rethrown after resuming on anoth
     wg.wait();
   }, {.procs = 2});
   CHECK(ok.load() == 16);
+}
+
+TEST_CASE("a goroutine readied by a CPU-bound one is stolen from runnext by a looking worker") {
+  // main readies G2 into its runnext and then burns CPU without parking.
+  // Another worker that is looking for work (woken by the ticker's timers)
+  // must take G2 after the grace period instead of letting it starve.
+  std::atomic<bool> ran{false}, stop{false};
+  bool ran_during_burn = false;
+  goro::run([&] {
+    goro::go([&] {
+      while (!stop.load()) goro::sleep_for(50us);
+    });
+    goro::go([&] { ran = true; });
+    auto end = std::chrono::steady_clock::now() + 2s;
+    while (std::chrono::steady_clock::now() < end && !ran.load()) {
+    }
+    ran_during_burn = ran.load();
+    stop = true;
+  }, {.procs = 2});
+  CHECK(ran_during_burn);
 }
