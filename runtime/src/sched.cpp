@@ -174,6 +174,11 @@ struct Sched {
   std::exception_ptr main_err;
 
   std::atomic<bool> shake{false};  // randomize runnext (debug builds, GORO_SHAKE=1)
+
+  // stats()/goroutines() from any thread read `ps` while live; run() flips
+  // `live` under this mutex before starting workers and before teardown.
+  std::mutex life_mu;
+  bool live = false;
 };
 Sched sched;
 
@@ -968,8 +973,8 @@ const char* to_string(WaitReason r) noexcept {
     case WaitReason::select_no_cases: return "select (no cases)";
     case WaitReason::sleep: return "sleep";
     case WaitReason::io_wait: return "IO wait";
-    case WaitReason::mutex: return "sync.Mutex.Lock";
-    case WaitReason::waitgroup: return "sync.WaitGroup.Wait";
+    case WaitReason::mutex: return "mutex";
+    case WaitReason::waitgroup: return "waitgroup";
     case WaitReason::blocking_call: return "blocking call";
   }
   return "?";
@@ -1119,6 +1124,10 @@ void run(std::function<void()> main_fn, Options opts) {
   go(std::move(main_fn));  // goroutine 1, on the global queue
   sched.allg[0][0].is_main.store(true);
 
+  {
+    std::lock_guard<std::mutex> l(sched.life_mu);
+    sched.live = true;
+  }
   for (auto& p : sched.ps) p->thread = std::thread(worker_main, p.get(), &opts);
   {
     std::unique_lock<std::mutex> l(sched.done_mu);
@@ -1127,6 +1136,10 @@ void run(std::function<void()> main_fn, Options opts) {
   for (auto& p : sched.ps) p->thread.join();
   blocking_wait_idle();
 
+  {
+    std::lock_guard<std::mutex> l(sched.life_mu);
+    sched.live = false;
+  }
   free_all_gs();
   sched.gq.clear();
   sched.gq_size.store(0);
@@ -1152,7 +1165,8 @@ Stats stats() {
   s.stack_size = stack_size();
   s.blocking_threads = blocking_threads();
   s.blocking_inflight = blocking_inflight();
-  if (!sched.running.load()) return s;
+  std::lock_guard<std::mutex> life(sched.life_mu);
+  if (!sched.live) return s;
   s.running = true;
   s.procs = sched.nprocs;
   s.global_runq = sched.gq_size.load();
@@ -1187,8 +1201,9 @@ Stats stats() {
 
 std::vector<GoroutineInfo> goroutines() {
   std::vector<GoroutineInfo> out;
-  if (!sched.running.load()) return out;
   {
+    std::lock_guard<std::mutex> life(sched.life_mu);
+    if (!sched.live) return out;
     std::lock_guard<std::mutex> l(sched.allg_lock);
     for (auto& slab : sched.allg)
     for (std::size_t i = 0; i < kGSlab; i++) {

@@ -296,9 +296,9 @@ TEST_CASE("stats and goroutine dump show wait reasons") {
     for (auto& g : gs)
       if (g.state == goro::GState::waiting) reasons.insert(goro::to_string(g.reason));
     CHECK(reasons.count("chan receive") == 1);
-    CHECK(reasons.count("sync.Mutex.Lock") == 1);
+    CHECK(reasons.count("mutex") == 1);
     CHECK(reasons.count("sleep") == 1);
-    CHECK(reasons.count("sync.WaitGroup.Wait") == 1);
+    CHECK(reasons.count("waitgroup") == 1);
     std::string dump = goro::dump_goroutines();
     CHECK(dump.find("goroutine 1 [running] (main)") != std::string::npos);
     CHECK(dump.find("[chan receive]") != std::string::npos);
