@@ -163,6 +163,7 @@ struct alignas(64) P {
   std::vector<Stack> stacks;  // stack cache
   std::size_t hot_stacks = 0;
   std::uint64_t rng = 0;
+  std::uint64_t gid_next = 0, gid_end = 0;  // this P's batch of goroutine ids
   std::unique_ptr<Poller> poller;  // created and destroyed on the worker thread
   std::vector<char> altstack;
   std::thread thread;

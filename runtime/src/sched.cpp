@@ -137,6 +137,10 @@ constexpr std::uint32_t kGlobalBatchMax = kRunqSize / 2;
 // Long enough that the usual "ready, then park" pair completes (~100 ns),
 // short enough that a G readied by a CPU-bound one waits only a little.
 constexpr std::int64_t kRunnextGraceNs = 20'000;
+// Goroutine ids handed to a P at once.  Ids stay unique, not dense: Go's
+// goid does the same (batches of 16); 64 keeps the shared counter out of
+// the spawn path.
+constexpr std::uint64_t kGidBatch = 64;
 
 // ---- the scheduler's shared state ---------------------------------------------
 
@@ -1061,7 +1065,18 @@ G* g_new(void** storage, std::size_t size, std::size_t align) {
   if (!sched.running.load(std::memory_order_relaxed)) fatal("go() called outside goro::run");
   P* p = this_p();
   G* g = g_alloc(p);
-  g->id.store(sched.next_gid.fetch_add(1, std::memory_order_relaxed), std::memory_order_relaxed);
+  std::uint64_t id;
+  if (p) {
+    // Ids come to each P in batches: no shared atomic per spawn.
+    if (p->gid_next == p->gid_end) {
+      p->gid_next = sched.next_gid.fetch_add(kGidBatch, std::memory_order_relaxed);
+      p->gid_end = p->gid_next + kGidBatch;
+    }
+    id = p->gid_next++;
+  } else {
+    id = sched.next_gid.fetch_add(1, std::memory_order_relaxed);
+  }
+  g->id.store(id, std::memory_order_relaxed);
   g->is_main.store(false, std::memory_order_relaxed);
   g->reason.store(WaitReason::none, std::memory_order_relaxed);
   if (size <= kGFnInline && align <= 8) {
