@@ -64,6 +64,21 @@
 // the work — no lost wakeup.  A readied G is never worth a wake on its own:
 // if it is alone it will run as soon as the current G parks.
 //
+// A readied G alone in runnext behind a goroutine that computes instead of
+// parking waits: with no preemption, only a worker that is already looking
+// for work (spinning) takes it, after kRunnextGraceNs.  CPU-bound goroutines
+// should yield now and then (README).
+//
+// ## Memory
+//
+// Gs are 128 bytes, allocated in slabs of kGSlab and recycled through a
+// per-P free list (spilling to a global one), never freed before run() ends
+// — Go's allgs.  The global run queue and the global free list are arrays of
+// pointers so that moving a batch never walks through cold G memory; with a
+// million queued goroutines every pointer hop was a cache miss.  Stacks are
+// attached at first run, not at spawn, so queued-but-not-started goroutines
+// cost no stack.
+//
 // Rejected: waking a worker per ready (the 25 µs cross-CPU wake dominates a
 // 100 ns channel round trip); a single global queue (contended on every
 // switch); work-sharing on spawn (locality lost for the common spawn-then-wait).
