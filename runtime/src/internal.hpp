@@ -14,12 +14,23 @@
 #include "goro/runtime.hpp"
 #include "goro/stats.hpp"
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(GORO_SANITIZE_ADDRESS)
 #define GORO_ASAN 1
 #endif
-#if defined(__SANITIZE_THREAD__)
+#if defined(__SANITIZE_THREAD__) || defined(GORO_SANITIZE_THREAD)
 #define GORO_TSAN 1
 #endif
+
+// For accessors of per-thread state (see README: goroutines migrate).  The
+// call must stay a call and its result must never be assumed equal to an
+// earlier one: GCC's noipa forbids inlining and inferred purity; clang has no
+// noipa, so noinline plus an opaque asm (a side effect) does the same.
+#if defined(__clang__)
+#define GORO_NOIPA __attribute__((noinline))
+#else
+#define GORO_NOIPA __attribute__((noipa))
+#endif
+#define GORO_OPAQUE() asm volatile("" ::: "memory")
 
 extern "C" {
 // context_x86_64.S: saves callee-saved registers + MXCSR/x87 CW on the current
@@ -119,11 +130,13 @@ struct alignas(64) P {
   alignas(64) std::atomic<std::uint32_t> runq_head{0};
   alignas(64) std::atomic<std::uint32_t> runq_tail{0};
   std::atomic<G*> runq[kRunqSize];
-  // Owner only (thieves never take runnext; see sched.cpp).
+  // Owner puts and takes (atomic exchange); a thief takes it only when the
+  // owner's G has run for kRunnextGraceNs without a schedule (see sched.cpp).
   std::atomic<G*> runnext{nullptr};
 
   // ---- owner only
   G g0;                 // the worker thread's own stack: runs find_runnable
+  EhGlobals* eh = nullptr;  // this worker thread's __cxa_get_globals(), cached
   G* curg = nullptr;    // running G (&g0 in the scheduler)
   struct Pending {
     G* g = nullptr;
@@ -131,7 +144,17 @@ struct alignas(64) P {
     UnlockFn unlock = nullptr;
     void* arg = nullptr;
   } pending;            // what the G that just switched out asked for
-  std::uint32_t schedtick = 0;
+  // Bumped by the owner at every schedule; read by thieves to tell a P whose
+  // G has been running for a while (see steal_runnext).
+  std::atomic<std::uint32_t> schedtick{0};
+  std::uint32_t tick() noexcept {
+    std::uint32_t t = schedtick.load(std::memory_order_relaxed) + 1;
+    schedtick.store(t, std::memory_order_relaxed);
+    return t;
+  }
+  // Thief side, owner only: when this P first saw each victim's runnext
+  // occupied, and at which victim schedtick.
+  std::vector<std::pair<std::uint32_t, std::int64_t>> runnext_seen;
   bool spinning = false;
   std::vector<Timer> timers;  // min-heap on (when, seq)
   std::uint64_t timer_seq = 0;
@@ -140,6 +163,7 @@ struct alignas(64) P {
   std::vector<Stack> stacks;  // stack cache
   std::size_t hot_stacks = 0;
   std::uint64_t rng = 0;
+  std::uint64_t gid_next = 0, gid_end = 0;  // this P's batch of goroutine ids
   std::unique_ptr<Poller> poller;  // created and destroyed on the worker thread
   std::vector<char> altstack;
   std::thread thread;

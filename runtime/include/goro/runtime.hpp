@@ -56,8 +56,11 @@ class Poller {
   // Readies (goro::ready) every G whose I/O completed — ready() called on a
   // worker queues the G on that worker's P.  Returns how many it readied.
   virtual int poll(std::chrono::nanoseconds timeout) = 0;
-  // Any thread, any time, async-signal-unsafe.  Makes the current or the next
-  // poll() return promptly (a wake must not be lost if it comes first).
+  // Any thread (a worker, a goroutine, a blocking() helper, a foreign
+  // thread).  Makes the current or the next poll() return promptly: a wake
+  // that comes first must not be lost.  Called with a runtime spinlock held:
+  // keep it short (an eventfd write, a futex wake) and never call back into
+  // goro from it.
   virtual void wake() = 0;
 };
 
