@@ -91,8 +91,7 @@ struct Callback {
   // interrupt fired, or another -errno.
   virtual void on_ready(int res) = 0;
 
- protected:
-  ~Callback() = default;
+  virtual ~Callback() = default;
 
  private:
   friend class Conn;
