@@ -132,10 +132,11 @@ struct alignas(64) P {
   std::atomic<G*> runq[kRunqSize];
   // Owner puts and takes (atomic exchange); a thief takes it only when the
   // owner's G has run for kRunnextGraceNs without a schedule (see sched.cpp).
-  std::atomic<G*> runnext{nullptr};
+  // Own cache line: written on every ready/spawn, polled by spinning thieves.
+  alignas(64) std::atomic<G*> runnext{nullptr};
 
   // ---- owner only
-  G g0;                 // the worker thread's own stack: runs find_runnable
+  alignas(64) G g0;     // the worker thread's own stack: runs find_runnable
   EhGlobals* eh = nullptr;  // this worker thread's __cxa_get_globals(), cached
   G* curg = nullptr;    // running G (&g0 in the scheduler)
   struct Pending {
@@ -146,7 +147,7 @@ struct alignas(64) P {
   } pending;            // what the G that just switched out asked for
   // Bumped by the owner at every schedule; read by thieves to tell a P whose
   // G has been running for a while (see steal_runnext).
-  std::atomic<std::uint32_t> schedtick{0};
+  alignas(64) std::atomic<std::uint32_t> schedtick{0};
   std::uint32_t tick() noexcept {
     std::uint32_t t = schedtick.load(std::memory_order_relaxed) + 1;
     schedtick.store(t, std::memory_order_relaxed);
@@ -169,12 +170,12 @@ struct alignas(64) P {
   std::thread thread;
 
   // ---- guarded by Sched::lock
-  bool idle = false;          // on the idle list
+  alignas(64) bool idle = false;          // on the idle list
   bool wake_spinning = false; // taken off the idle list by wakep(): spin on return
   P* idle_next = nullptr;
 
   // ---- stats: written by the owner, read by anyone
-  Counter switches, steals, parks, spawned, exited;
+  alignas(64) Counter switches, steals, parks, spawned, exited;
 };
 
 }  // namespace goro::detail

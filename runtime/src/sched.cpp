@@ -371,7 +371,8 @@ G* runq_get(P* p) noexcept {
     if (p->runq_head.compare_exchange_weak(h, h + 1, std::memory_order_acq_rel)) {
       // Start pulling the next G into cache while this one runs: a long
       // queue's Gs went cold while they waited.
-      if (t - h > 1) __builtin_prefetch(p->runq[(h + 1) % kRunqSize].load(std::memory_order_relaxed), 1);
+      // Two ahead: a G runs for as little as ~50 ns, a miss costs more.
+      if (t - h > 2) __builtin_prefetch(p->runq[(h + 2) % kRunqSize].load(std::memory_order_relaxed), 1);
       return g;
     }
   }
