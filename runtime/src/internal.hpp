@@ -157,8 +157,14 @@ struct alignas(64) P {
   // occupied, and at which victim schedtick.
   std::vector<std::pair<std::uint32_t, std::int64_t>> runnext_seen;
   bool spinning = false;
+  // ---- timers: the heap is guarded by timers_lock (the owner pushes and
+  // runs them; an idle worker may run them when the owner is busy);
+  // next_timer mirrors the earliest `when` (INT64_MAX: none) for lock-free
+  // checks.
+  alignas(64) SpinLock timers_lock;
   std::vector<Timer> timers;  // min-heap on (when, seq)
   std::uint64_t timer_seq = 0;
+  std::atomic<std::int64_t> next_timer{INT64_MAX};
   std::atomic<std::size_t> ntimers{0};  // for stats
   std::vector<G*> gfree;      // G objects without stacks, for reuse
   std::vector<Stack> stacks;  // stack cache
