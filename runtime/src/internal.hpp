@@ -132,10 +132,11 @@ struct alignas(64) P {
   std::atomic<G*> runq[kRunqSize];
   // Owner puts and takes (atomic exchange); a thief takes it only when the
   // owner's G has run for kRunnextGraceNs without a schedule (see sched.cpp).
-  std::atomic<G*> runnext{nullptr};
+  // Own cache line: written on every ready/spawn, polled by spinning thieves.
+  alignas(64) std::atomic<G*> runnext{nullptr};
 
   // ---- owner only
-  G g0;                 // the worker thread's own stack: runs find_runnable
+  alignas(64) G g0;     // the worker thread's own stack: runs find_runnable
   EhGlobals* eh = nullptr;  // this worker thread's __cxa_get_globals(), cached
   G* curg = nullptr;    // running G (&g0 in the scheduler)
   struct Pending {
@@ -146,7 +147,7 @@ struct alignas(64) P {
   } pending;            // what the G that just switched out asked for
   // Bumped by the owner at every schedule; read by thieves to tell a P whose
   // G has been running for a while (see steal_runnext).
-  std::atomic<std::uint32_t> schedtick{0};
+  alignas(64) std::atomic<std::uint32_t> schedtick{0};
   std::uint32_t tick() noexcept {
     std::uint32_t t = schedtick.load(std::memory_order_relaxed) + 1;
     schedtick.store(t, std::memory_order_relaxed);
@@ -156,8 +157,14 @@ struct alignas(64) P {
   // occupied, and at which victim schedtick.
   std::vector<std::pair<std::uint32_t, std::int64_t>> runnext_seen;
   bool spinning = false;
+  // ---- timers: the heap is guarded by timers_lock (the owner pushes and
+  // runs them; an idle worker may run them when the owner is busy);
+  // next_timer mirrors the earliest `when` (INT64_MAX: none) for lock-free
+  // checks.
+  alignas(64) SpinLock timers_lock;
   std::vector<Timer> timers;  // min-heap on (when, seq)
   std::uint64_t timer_seq = 0;
+  std::atomic<std::int64_t> next_timer{INT64_MAX};
   std::atomic<std::size_t> ntimers{0};  // for stats
   std::vector<G*> gfree;      // G objects without stacks, for reuse
   std::vector<Stack> stacks;  // stack cache
@@ -169,12 +176,12 @@ struct alignas(64) P {
   std::thread thread;
 
   // ---- guarded by Sched::lock
-  bool idle = false;          // on the idle list
+  alignas(64) bool idle = false;          // on the idle list
   bool wake_spinning = false; // taken off the idle list by wakep(): spin on return
   P* idle_next = nullptr;
 
   // ---- stats: written by the owner, read by anyone
-  Counter switches, steals, parks, spawned, exited;
+  alignas(64) Counter switches, steals, parks, spawned, exited;
 };
 
 }  // namespace goro::detail

@@ -43,7 +43,8 @@
 //   3. spin: steal half of a random victim's ring, retry the global queue and
 //      the poller, for up to kSpinNs.  At most half of the busy Ps spin.
 //   4. go idle: join the idle list, re-check every queue (see "wakeups"),
-//      block in poller->poll(until the next timer).
+//      block in poller->poll(until the next timer, or until a busy P's timer
+//      is kTimerStealNs late; then run it here — see "timers").
 //
 // runnext holds the G the running G just readied or spawned; it runs when the
 // current G parks, which is the common case (a send wakes the receiver and
@@ -156,6 +157,11 @@ constexpr std::int64_t kRunnextGraceNs = 20'000;
 // goid does the same (batches of 16); 64 keeps the shared counter out of
 // the spawn path.
 constexpr std::uint64_t kGidBatch = 64;
+// Another worker runs a P's timers once they are this late (the owner is
+// running a goroutine that does not park).  Short against the ms-scale
+// sleeps of a server, long against a switch, so an owner that merely is
+// between two goroutines keeps its own timers.
+constexpr std::int64_t kTimerStealNs = 1'000'000;
 
 // ---- the scheduler's shared state ---------------------------------------------
 
@@ -371,7 +377,8 @@ G* runq_get(P* p) noexcept {
     if (p->runq_head.compare_exchange_weak(h, h + 1, std::memory_order_acq_rel)) {
       // Start pulling the next G into cache while this one runs: a long
       // queue's Gs went cold while they waited.
-      if (t - h > 1) __builtin_prefetch(p->runq[(h + 1) % kRunqSize].load(std::memory_order_relaxed), 1);
+      // Two ahead: a G runs for as little as ~50 ns, a miss costs more.
+      if (t - h > 2) __builtin_prefetch(p->runq[(h + 2) % kRunqSize].load(std::memory_order_relaxed), 1);
       return g;
     }
   }
@@ -476,7 +483,13 @@ void ready_on(P* p, G* g, bool next) noexcept {
   runq_put(p, g, next);
 }
 
-// ---- timers (owner only) -------------------------------------------------------------
+// ---- timers ------------------------------------------------------------------------------
+//
+// Each P's heap holds the goroutines that went to sleep on it.  The owner
+// runs its timers whenever it schedules.  An owner busy with a goroutine that
+// does not park cannot, so an idle or spinning worker runs another P's
+// timers once they are kTimerStealNs overdue (steal_timers), readying the
+// sleepers onto its own P, and sleeps in its poller no longer than that.
 
 struct TimerLater {
   bool operator()(const Timer& a, const Timer& b) const noexcept {
@@ -484,51 +497,58 @@ struct TimerLater {
   }
 };
 
-void timer_push(P* p, std::int64_t when, G* g) {
-  p->timers.push_back(Timer{when, p->timer_seq++, g});
-  std::push_heap(p->timers.begin(), p->timers.end(), TimerLater{});
+// Caller holds p->timers_lock.
+void timers_changed(P* p) noexcept {
+  p->next_timer.store(p->timers.empty() ? INT64_MAX : p->timers.front().when, std::memory_order_release);
   p->ntimers.store(p->timers.size(), std::memory_order_relaxed);
 }
 
-// Readies every G whose time has come, in (when, seq) order, onto the tail of
-// the ring so they run in that order.
-void run_timers(P* p, std::int64_t now) noexcept {
-  bool any = false;
-  while (!p->timers.empty() && p->timers.front().when <= now) {
-    std::pop_heap(p->timers.begin(), p->timers.end(), TimerLater{});
-    G* g = p->timers.back().g;
-    p->timers.pop_back();
-    ready_on(p, g, false);
-    any = true;
-  }
-  if (any) {
-    p->ntimers.store(p->timers.size(), std::memory_order_relaxed);
-    maybe_wakep(p);
-  }
+void timer_push(P* p, std::int64_t when, G* g) {
+  std::lock_guard<SpinLock> l(p->timers_lock);
+  p->timers.push_back(Timer{when, p->timer_seq++, g});
+  std::push_heap(p->timers.begin(), p->timers.end(), TimerLater{});
+  timers_changed(p);
 }
 
-#if GORO_TSAN
-// TSan fibers of exited goroutines, reused: creating one is expensive and
-// TSan allows ~8,000 at once, so only running-or-parked Gs hold one.  A
-// reused fiber's stale clock can only hide races, never invent them.
-SpinLock tsan_fibers_lock;
-std::vector<void*> tsan_fibers;
-void* tsan_fiber_get() {
+// Readies every G on `from`'s heap whose time has come, in (when, seq) order,
+// onto the tail of `to`'s ring so they run in that order.  `to` is the
+// calling worker's P.  Returns how many.
+int run_timers_of(P* to, P* from, std::int64_t now) noexcept {
+  if (from->next_timer.load(std::memory_order_acquire) > now) return 0;
+  int n = 0;
   {
-    std::lock_guard<SpinLock> l(tsan_fibers_lock);
-    if (!tsan_fibers.empty()) {
-      void* f = tsan_fibers.back();
-      tsan_fibers.pop_back();
-      return f;
+    std::lock_guard<SpinLock> l(from->timers_lock);
+    while (!from->timers.empty() && from->timers.front().when <= now) {
+      std::pop_heap(from->timers.begin(), from->timers.end(), TimerLater{});
+      G* g = from->timers.back().g;
+      from->timers.pop_back();
+      ready_on(to, g, false);
+      n++;
     }
+    if (n) timers_changed(from);
   }
-  return __tsan_create_fiber(0);
+  if (n) maybe_wakep(to);
+  return n;
 }
-void tsan_fiber_put(void* f) {
-  std::lock_guard<SpinLock> l(tsan_fibers_lock);
-  tsan_fibers.push_back(f);
+
+inline bool timers_due(P* p) noexcept {
+  std::int64_t next = p->next_timer.load(std::memory_order_relaxed);
+  return next != INT64_MAX && next <= now_ns();
 }
-#endif
+
+void run_timers(P* p, std::int64_t now) noexcept { run_timers_of(p, p, now); }
+
+// Runs other Ps' timers that are overdue by kTimerStealNs (their owners are
+// busy).  Returns how many Gs it readied onto p.
+int steal_timers(P* p, std::int64_t now) noexcept {
+  int n = 0;
+  for (auto& v : sched.ps) {
+    if (v.get() == p) continue;
+    std::int64_t next = v->next_timer.load(std::memory_order_relaxed);
+    if (next != INT64_MAX && next + kTimerStealNs <= now) n += run_timers_of(p, v.get(), now - kTimerStealNs);
+  }
+  return n;
+}
 
 // ---- G lifecycle ------------------------------------------------------------------------
 
@@ -651,15 +671,23 @@ void after_switch(G* self) noexcept {
 // scheduler proper (g0) must look: every kGlobalEvery-th time, or nothing local.
 G* local_pick(P* p) noexcept {
   if (p->tick() % kGlobalEvery == 0) return nullptr;
-  if (!p->timers.empty() && p->timers.front().when <= now_ns()) run_timers(p, now_ns());
+  if (timers_due(p)) run_timers(p, now_ns());
   return runq_get(p);
 }
 
 // ---- find_runnable (on g0) ---------------------------------------------------------------
 
+// How long an idle p may sleep: until its own next timer, or until another
+// P's next timer becomes stealable.  -1: no timers anywhere.
 std::int64_t next_timer_delay(P* p) noexcept {
-  if (p->timers.empty()) return -1;
-  std::int64_t d = p->timers.front().when - now_ns();
+  std::int64_t until = p->next_timer.load(std::memory_order_relaxed);
+  for (auto& v : sched.ps) {
+    if (v.get() == p) continue;
+    std::int64_t next = v->next_timer.load(std::memory_order_relaxed);
+    if (next != INT64_MAX) until = std::min(until, next + kTimerStealNs);
+  }
+  if (until == INT64_MAX) return -1;
+  std::int64_t d = until - now_ns();
   return d < 0 ? 0 : d;
 }
 
@@ -730,7 +758,7 @@ void leave_idle(P* p) noexcept {
 G* find_runnable(P* p) {
   for (;;) {
     if (sched.stopping.load(std::memory_order_relaxed)) return nullptr;
-    if (!p->timers.empty()) run_timers(p, now_ns());
+    if (timers_due(p)) run_timers(p, now_ns());
     if (p->tick() % kGlobalEvery == 0) {
       if (G* g = globq_get(p, 1)) return g;
       p->poller->poll(std::chrono::nanoseconds(0));
@@ -753,10 +781,11 @@ G* find_runnable(P* p) {
         G* g = try_steal(p);
         if (!g) g = globq_get(p, kRunqSize);
         if (!g && p->poller->poll(std::chrono::nanoseconds(0)) > 0) g = runq_get(p);
-        if (!g && !p->timers.empty() && p->timers.front().when <= now_ns()) {
+        if (!g && timers_due(p)) {
           run_timers(p, now_ns());
           g = runq_get(p);
         }
+        if (!g && steal_timers(p, now_ns()) > 0) g = runq_get(p);
         if (g) {
           stop_spinning(p);
           return g;
@@ -784,6 +813,7 @@ G* find_runnable(P* p) {
     }
     p->poller->poll(std::chrono::nanoseconds(next_timer_delay(p)));
     leave_idle(p);
+    steal_timers(p, now_ns());  // what woke us may be a busy P's timer
   }
 }
 
@@ -1037,7 +1067,7 @@ void yield() {
   G* self = p->curg;
   G* next = nullptr;
   if (p->tick() % kGlobalEvery != 0 && !shaking(p)) {
-    if (!p->timers.empty() && p->timers.front().when <= now_ns()) run_timers(p, now_ns());
+    if (timers_due(p)) run_timers(p, now_ns());
     next = runq_get(p);
     // Nothing else runnable here or globally: keep running (the fast path).
     if (!next && sched.gq_size.load(std::memory_order_relaxed) == 0) return;

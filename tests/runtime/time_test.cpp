@@ -106,3 +106,28 @@ TEST_CASE("goroutines sleeping until the same instant wake in the order they sle
   }, {.procs = 1});
   CHECK(woke == slept);
 }
+
+TEST_CASE("a sleeper whose worker is busy is woken by another worker") {
+  // main sleeps on its P's timer heap, then a goroutine that never parks runs
+  // on that P until main wakes.  The idle worker must run main's overdue
+  // timer (and main) instead of waiting for the hog.
+  std::atomic<bool> main_woke{false};
+  std::chrono::nanoseconds late{0};
+  bool hog_gave_up = false;
+  goro::run([&] {
+    goro::go([&] {
+      auto end = Clock::now() + 3s;
+      while (!main_woke.load() && Clock::now() < end) {
+      }
+      hog_gave_up = !main_woke.load();
+    });
+    auto want = Clock::now() + 5ms;
+    goro::sleep_until(want);
+    late = Clock::now() - want;
+    main_woke = true;
+  }, {.procs = 2});
+  CHECK_FALSE(hog_gave_up);
+  CHECK(late >= 0ns);
+  CHECK(late < 1s);
+  MESSAGE("woke " << std::chrono::duration_cast<std::chrono::microseconds>(late).count() << " us late");
+}

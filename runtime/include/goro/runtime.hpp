@@ -105,7 +105,9 @@ void yield();
 // goroutine's context is saved, `unlock(g, arg)` runs on the worker thread:
 // that is where the G may be published to whoever will ready() it (release a
 // lock, submit an SQE, push a timer).  If unlock returns false the G is
-// readied at once.  Returns after someone called ready(g).
+// readied at once.  unlock runs on another goroutine's stack (or the
+// worker's): it must not block, park or throw; it may call ready() on other
+// Gs.  Returns after someone called ready(g).
 using UnlockFn = bool (*)(G* g, void* arg);
 void park(WaitReason r, UnlockFn unlock = nullptr, void* arg = nullptr);
 
