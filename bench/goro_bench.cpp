@@ -27,15 +27,25 @@
 //                                 counter rss_bytes_per_goroutine
 //   BM_thread_parked_rss/1000     1,000 threads blocked on a channel;
 //                                 counter rss_bytes_per_thread
+//   BM_goro_stack_touched         stack bytes a fresh goroutine touches doing
+//                                 typical work (formatting, throw/catch, a
+//                                 std::map, iostream): what the 256 KiB
+//                                 default stack size is measured against
 //
 // All use real time.  Goroutine benchmarks run inside goro::run with
 // procs = 2 (this machine's cores, Go's GOMAXPROCS=2) unless noted.
 #include <benchmark/benchmark.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+#include <string>
 #include <cstdio>
 #include <thread>
 #include <vector>
@@ -55,38 +65,47 @@ long rss_bytes() {
   return resident * sysconf(_SC_PAGESIZE);
 }
 
-void per_item_counter(benchmark::State& state, const char* name, double items) {
-  state.counters[name] = benchmark::Counter(
-      static_cast<double>(state.iterations()) * items,
-      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+using Clock = std::chrono::steady_clock;
+
+// A plain counter in nanoseconds per item (the JSON field holds ns, not an
+// inverted rate in seconds), from the wall time spent in the timed loop.
+void per_item_counter(benchmark::State& state, const char* name, Clock::duration spent, double items) {
+  double ns = static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(spent).count());
+  state.counters[name] = ns / (static_cast<double>(state.iterations()) * items);
 }
 
 // ---- spawn ----------------------------------------------------------------------
 
 void BM_goro_spawn_batch(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
+  Clock::duration spent{};
   goro::run([&] {
     for (auto _ : state) {
+      auto t0 = Clock::now();
       goro::WaitGroup wg;
       wg.add(n);
       for (int i = 0; i < n; i++) goro::go([&wg] { wg.done(); });
       wg.wait();
+      spent += Clock::now() - t0;
     }
   }, {.procs = 2});
-  per_item_counter(state, "ns_per_goroutine", n);
+  per_item_counter(state, "ns_per_goroutine", spent, n);
   state.SetItemsProcessed(state.iterations() * n);
 }
 BENCHMARK(BM_goro_spawn_batch)->Arg(1'000'000)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_thread_spawn_batch(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
+  Clock::duration spent{};
   for (auto _ : state) {
+    auto t0 = Clock::now();
     std::vector<std::thread> ts;
     ts.reserve(static_cast<std::size_t>(n));
     for (int i = 0; i < n; i++) ts.emplace_back([] {});
     for (auto& t : ts) t.join();
+    spent += Clock::now() - t0;
   }
-  per_item_counter(state, "ns_per_thread", n);
+  per_item_counter(state, "ns_per_thread", spent, n);
   state.SetItemsProcessed(state.iterations() * n);
 }
 BENCHMARK(BM_thread_spawn_batch)->Arg(1000)->Unit(benchmark::kMillisecond)->UseRealTime();
@@ -258,6 +277,57 @@ void BM_thread_parked_rss(benchmark::State& state) {
   state.counters["rss_bytes_per_thread"] = per;
 }
 BENCHMARK(BM_thread_parked_rss)->Arg(1000)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// ---- stack depth --------------------------------------------------------------------
+
+// Resident pages of the running goroutine's stack below `top`, counted with
+// mincore: a fresh stack (first run in a process) is only resident where it
+// was touched.
+[[gnu::noinline]] long touched_below(std::uintptr_t top) {
+  const long ps = sysconf(_SC_PAGESIZE);
+  long pages = 0;
+  for (std::uintptr_t a = top - static_cast<std::uintptr_t>(ps); a > top - 256 * 1024; a -= static_cast<std::uintptr_t>(ps)) {
+    unsigned char v = 0;
+    if (mincore(reinterpret_cast<void*>(a), static_cast<std::size_t>(ps), &v) != 0) break;
+    if (v & 1) pages++;
+  }
+  return (pages + 1) * ps;  // + the top page
+}
+
+[[gnu::noinline]] std::string typical_work(int depth) {
+  if (depth > 0) return typical_work(depth - 1);
+  std::map<std::string, int> m;
+  for (int i = 0; i < 50; i++) m[std::to_string(i)] = i;
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%s %d %.3f", "x", 42, 3.14159);
+  std::ostringstream os;
+  os << buf << ' ' << m.size() << ' ' << 2.5;
+  try {
+    throw std::runtime_error(os.str());
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+}
+
+void BM_goro_stack_touched(benchmark::State& state) {
+  long bytes = 0;
+  for (auto _ : state) {
+    goro::run([&] {
+      goro::WaitGroup wg;
+      wg.add(1);
+      goro::go([&] {
+        char here;
+        auto top = (reinterpret_cast<std::uintptr_t>(&here) | 4095) + 1;
+        benchmark::DoNotOptimize(typical_work(8));
+        bytes = touched_below(top);
+        wg.done();
+      });
+      wg.wait();
+    }, {.procs = 1});
+  }
+  state.counters["stack_bytes_touched"] = static_cast<double>(bytes);
+}
+BENCHMARK(BM_goro_stack_touched)->Iterations(1)->UseRealTime();
 
 }  // namespace
 

@@ -50,6 +50,23 @@ int wait_blocking(int fd, short events, Deadline d, const Interrupt* intr) {
 }  // namespace
 
 namespace detail {
+socklen_t socket_address(const std::string& host, int port, sockaddr_storage& ss) {
+  if (port < 0 || port > 65535) return 0;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
+  if (::inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(port));
+    return sizeof *v4;
+  }
+  if (::inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(port));
+    return sizeof *v6;
+  }
+  return 0;
+}
+
 int wait_fd(int fd, short events, Deadline d, const Interrupt* intr) {
   detail::Backend* b = detail::current_backend();
   if (!b) return wait_blocking(fd, events, d, intr);
@@ -76,20 +93,8 @@ Conn& Conn::operator=(Conn&& o) noexcept {
 
 int Conn::connect(Conn& out, const std::string& host, int port, Deadline d) {
   sockaddr_storage ss{};
-  socklen_t len;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
-  if (::inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(static_cast<uint16_t>(port));
-    len = sizeof *v4;
-  } else if (::inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(static_cast<uint16_t>(port));
-    len = sizeof *v6;
-  } else {
-    return -EINVAL;
-  }
+  socklen_t len = detail::socket_address(host, port, ss);
+  if (len == 0) return -EINVAL;
   int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;
   Conn c(fd);

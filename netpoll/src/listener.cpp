@@ -17,21 +17,8 @@ namespace goro::net {
 int Listener::listen(const std::string& host, int port, int backlog, const char** what) {
   *what = "address";
   sockaddr_storage ss{};
-  socklen_t len;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
-  if (port < 0 || port > 65535) return -EINVAL;
-  if (::inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(static_cast<uint16_t>(port));
-    len = sizeof *v4;
-  } else if (::inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(static_cast<uint16_t>(port));
-    len = sizeof *v6;
-  } else {
-    return -EINVAL;
-  }
+  socklen_t len = detail::socket_address(host, port, ss);
+  if (len == 0) return -EINVAL;
   *what = "socket";
   int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;
@@ -51,7 +38,8 @@ int Listener::listen(const std::string& host, int port, int backlog, const char*
   }
   len = sizeof ss;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
-  port_ = ss.ss_family == AF_INET ? ntohs(v4->sin_port) : ntohs(v6->sin6_port);
+  port_ = ss.ss_family == AF_INET ? ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port)
+                                  : ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
   close();
   fd_ = fd;
   return 0;

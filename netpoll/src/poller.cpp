@@ -26,10 +26,14 @@ PollerChoice choose_poller(PollerKind requested) {
   return {PollerKind::epoll, "epoll (io_uring unavailable: " + detail + ")"};
 }
 
+std::unique_ptr<goro::Poller> make_poller(PollerKind kind, std::string* detail) {
+  return kind == PollerKind::epoll ? detail::make_epoll_poller(detail) : detail::make_uring_poller(detail);
+}
+
 std::function<std::unique_ptr<goro::Poller>(int)> poller_factory(PollerKind kind) {
   return [kind](int worker) -> std::unique_ptr<goro::Poller> {
     std::string detail;
-    auto p = kind == PollerKind::epoll ? detail::make_epoll_poller(&detail) : detail::make_uring_poller(&detail);
+    auto p = make_poller(kind, &detail);
     if (!p) {
       std::fprintf(stderr, "goro: worker %d: cannot create its %s poller: %s\n", worker,
                    std::string(to_string(kind)).c_str(), detail.c_str());

@@ -30,7 +30,8 @@ std::uint64_t& select_rng() noexcept {
 }
 
 // Accessed fresh on each call (never cached across a park: see README).
-[[gnu::noipa]] std::uint32_t rand_below(std::uint32_t n) noexcept {
+GORO_NOIPA std::uint32_t rand_below(std::uint32_t n) noexcept {
+  GORO_OPAQUE();
   std::uint64_t& s = select_rng();
   s ^= s >> 12;
   s ^= s << 25;
@@ -166,13 +167,34 @@ std::size_t ChanCore::size() {
 
 namespace {
 
+// The distinct channels of a select, in address order.  No allocation for
+// up to 16 cases.
 struct SelLocks {
-  std::vector<ChanCore*> order;  // distinct channels, by address
-  void lock_all() noexcept {
-    for (ChanCore* c : order) c->lock.lock();
+  ChanCore* inline_buf[16];
+  std::vector<ChanCore*> heap;
+  ChanCore** v = inline_buf;
+  std::size_t n = 0;
+
+  explicit SelLocks(int cases) {
+    if (cases > 16) {
+      heap.resize(static_cast<std::size_t>(cases));
+      v = heap.data();
+    }
   }
+  void add(ChanCore* c) noexcept { v[n++] = c; }
+  void sort_unique() {
+    std::sort(v, v + n);
+    n = static_cast<std::size_t>(std::unique(v, v + n) - v);
+  }
+  void lock_all() noexcept {
+    for (std::size_t i = 0; i < n; i++) v[i]->lock.lock();
+  }
+  // Must not touch *this after the last unlock: as park's unlock step, that
+  // unlock lets a waker ready the selecting G, which may then return and
+  // destroy this object on another worker.
   void unlock_all() noexcept {
-    for (auto it = order.rbegin(); it != order.rend(); ++it) (*it)->lock.unlock();
+    ChanCore* const* vv = v;
+    for (std::size_t i = n; i-- > 0;) vv[i]->lock.unlock();
   }
 };
 
@@ -205,12 +227,10 @@ int select_impl(SelectCase* cases, int n, bool block) {
     poll_order[i] = poll_order[j];
     poll_order[j] = i;
   }
-  SelLocks locks;
-  locks.order.reserve(static_cast<std::size_t>(n));
+  SelLocks locks(n);
   for (int i = 0; i < n; i++)
-    if (cases[i].c) locks.order.push_back(cases[i].c);
-  std::sort(locks.order.begin(), locks.order.end());
-  locks.order.erase(std::unique(locks.order.begin(), locks.order.end()), locks.order.end());
+    if (cases[i].c) locks.add(cases[i].c);
+  locks.sort_unique();
 
   locks.lock_all();
   for (int k = 0; k < n; k++) {

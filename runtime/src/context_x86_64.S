@@ -38,9 +38,19 @@ goro_ctx_switch:
         fnstcw  4(%rsp)
         movq    %rsp, (%rdi)
         movq    %rsi, %rsp
+        // Loading MXCSR / the x87 control word is slow (it serializes the FP
+        // units); they almost never differ between goroutines, so compare
+        // with the current values (still in the old frame) and skip.
+        movq    (%rdi), %rax            // rax = old sp: its [0..6) hold our values
+        movl    (%rax), %edx
+        cmpl    (%rsp), %edx
+        je      1f
         ldmxcsr (%rsp)
+1:      movzwl  4(%rax), %edx
+        cmpw    4(%rsp), %dx
+        je      2f
         fldcw   4(%rsp)
-        addq    $8, %rsp
+2:      addq    $8, %rsp
         .cfi_adjust_cfa_offset -8
         popq    %r15
         .cfi_adjust_cfa_offset -8

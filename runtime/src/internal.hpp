@@ -14,12 +14,23 @@
 #include "goro/runtime.hpp"
 #include "goro/stats.hpp"
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(GORO_SANITIZE_ADDRESS)
 #define GORO_ASAN 1
 #endif
-#if defined(__SANITIZE_THREAD__)
+#if defined(__SANITIZE_THREAD__) || defined(GORO_SANITIZE_THREAD)
 #define GORO_TSAN 1
 #endif
+
+// For accessors of per-thread state (see README: goroutines migrate).  The
+// call must stay a call and its result must never be assumed equal to an
+// earlier one: GCC's noipa forbids inlining and inferred purity; clang has no
+// noipa, so noinline plus an opaque asm (a side effect) does the same.
+#if defined(__clang__)
+#define GORO_NOIPA __attribute__((noinline))
+#else
+#define GORO_NOIPA __attribute__((noipa))
+#endif
+#define GORO_OPAQUE() asm volatile("" ::: "memory")
 
 extern "C" {
 // context_x86_64.S: saves callee-saved registers + MXCSR/x87 CW on the current
@@ -119,11 +130,14 @@ struct alignas(64) P {
   alignas(64) std::atomic<std::uint32_t> runq_head{0};
   alignas(64) std::atomic<std::uint32_t> runq_tail{0};
   std::atomic<G*> runq[kRunqSize];
-  // Owner only (thieves never take runnext; see sched.cpp).
-  std::atomic<G*> runnext{nullptr};
+  // Owner puts and takes (atomic exchange); a thief takes it only when the
+  // owner's G has run for kRunnextGraceNs without a schedule (see sched.cpp).
+  // Own cache line: written on every ready/spawn, polled by spinning thieves.
+  alignas(64) std::atomic<G*> runnext{nullptr};
 
   // ---- owner only
-  G g0;                 // the worker thread's own stack: runs find_runnable
+  alignas(64) G g0;     // the worker thread's own stack: runs find_runnable
+  EhGlobals* eh = nullptr;  // this worker thread's __cxa_get_globals(), cached
   G* curg = nullptr;    // running G (&g0 in the scheduler)
   struct Pending {
     G* g = nullptr;
@@ -131,26 +145,43 @@ struct alignas(64) P {
     UnlockFn unlock = nullptr;
     void* arg = nullptr;
   } pending;            // what the G that just switched out asked for
-  std::uint32_t schedtick = 0;
+  // Bumped by the owner at every schedule; read by thieves to tell a P whose
+  // G has been running for a while (see steal_runnext).
+  alignas(64) std::atomic<std::uint32_t> schedtick{0};
+  std::uint32_t tick() noexcept {
+    std::uint32_t t = schedtick.load(std::memory_order_relaxed) + 1;
+    schedtick.store(t, std::memory_order_relaxed);
+    return t;
+  }
+  // Thief side, owner only: when this P first saw each victim's runnext
+  // occupied, and at which victim schedtick.
+  std::vector<std::pair<std::uint32_t, std::int64_t>> runnext_seen;
   bool spinning = false;
+  // ---- timers: the heap is guarded by timers_lock (the owner pushes and
+  // runs them; an idle worker may run them when the owner is busy);
+  // next_timer mirrors the earliest `when` (INT64_MAX: none) for lock-free
+  // checks.
+  alignas(64) SpinLock timers_lock;
   std::vector<Timer> timers;  // min-heap on (when, seq)
   std::uint64_t timer_seq = 0;
+  std::atomic<std::int64_t> next_timer{INT64_MAX};
   std::atomic<std::size_t> ntimers{0};  // for stats
   std::vector<G*> gfree;      // G objects without stacks, for reuse
   std::vector<Stack> stacks;  // stack cache
   std::size_t hot_stacks = 0;
   std::uint64_t rng = 0;
+  std::uint64_t gid_next = 0, gid_end = 0;  // this P's batch of goroutine ids
   std::unique_ptr<Poller> poller;  // created and destroyed on the worker thread
   std::vector<char> altstack;
   std::thread thread;
 
   // ---- guarded by Sched::lock
-  bool idle = false;          // on the idle list
+  alignas(64) bool idle = false;          // on the idle list
   bool wake_spinning = false; // taken off the idle list by wakep(): spin on return
   P* idle_next = nullptr;
 
   // ---- stats: written by the owner, read by anyone
-  Counter switches, steals, parks, spawned, exited;
+  alignas(64) Counter switches, steals, parks, spawned, exited;
 };
 
 }  // namespace goro::detail

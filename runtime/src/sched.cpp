@@ -43,14 +43,16 @@
 //   3. spin: steal half of a random victim's ring, retry the global queue and
 //      the poller, for up to kSpinNs.  At most half of the busy Ps spin.
 //   4. go idle: join the idle list, re-check every queue (see "wakeups"),
-//      block in poller->poll(until the next timer).
+//      block in poller->poll(until the next timer, or until a busy P's timer
+//      is kTimerStealNs late; then run it here — see "timers").
 //
 // runnext holds the G the running G just readied or spawned; it runs when the
 // current G parks, which is the common case (a send wakes the receiver and
-// then waits for the reply).  Thieves never take it: stealing it would bounce
-// such a pair between CPUs, and waking a sleeping thread on the other CPU
-// costs ~25 µs here (DESIGN.md).  The displaced previous runnext goes to the
-// ring, where it can be stolen.
+// then waits for the reply).  Thieves leave it alone unless the owner has not
+// scheduled for kRunnextGraceNs (its G runs on without parking): stealing it
+// sooner would bounce such a pair between CPUs, and waking a sleeping thread
+// on the other CPU costs ~25 µs here (DESIGN.md).  The displaced previous
+// runnext goes to the ring, where it can be stolen at once.
 //
 // ## Wakeups
 //
@@ -63,6 +65,21 @@
 // the work — no lost wakeup.  A readied G is never worth a wake on its own:
 // if it is alone it will run as soon as the current G parks.
 //
+// A readied G alone in runnext behind a goroutine that computes instead of
+// parking waits: with no preemption, only a worker that is already looking
+// for work (spinning) takes it, after kRunnextGraceNs.  CPU-bound goroutines
+// should yield now and then (README).
+//
+// ## Memory
+//
+// Gs are 128 bytes, allocated in slabs of kGSlab and recycled through a
+// per-P free list (spilling to a global one), never freed before run() ends
+// — Go's allgs.  The global run queue and the global free list are arrays of
+// pointers so that moving a batch never walks through cold G memory; with a
+// million queued goroutines every pointer hop was a cache miss.  Stacks are
+// attached at first run, not at spawn, so queued-but-not-started goroutines
+// cost no stack.
+//
 // Rejected: waking a worker per ready (the 25 µs cross-CPU wake dominates a
 // 100 ns channel round trip); a single global queue (contended on every
 // switch); work-sharing on spawn (locality lost for the common spawn-then-wait).
@@ -73,8 +90,9 @@
 //     runnext or global), parked (waiting), or free.  State moves
 //     runnable -> running -> {runnable, waiting, dead}; waiting -> runnable
 //     only through ready(), exactly once per park().
-//   - Only the owner P pushes to its ring (runq_put) and touches runnext, its
-//     timers, gfree and stacks; thieves only advance runq_head by CAS.
+//   - Only the owner P pushes to its ring (runq_put) and touches its timers,
+//     gfree and stacks; thieves only advance runq_head by CAS and take
+//     runnext by CAS after the grace period.
 //   - P::pending is set by the G switching out and consumed by the next code
 //     that runs on the same P; nothing else runs in between.
 //   - Code on a goroutine re-reads this_p() after every switch (the G may
@@ -87,6 +105,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <deque>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -130,6 +149,19 @@ constexpr std::size_t kHotStacks = 16;
 // Gs moved from the global queue to a local ring at once (Go: len/gomaxprocs+1,
 // capped at half the ring so the rest stays visible to other Ps).
 constexpr std::uint32_t kGlobalBatchMax = kRunqSize / 2;
+// A P's runnext is left alone this long by thieves (see steal_runnext).
+// Long enough that the usual "ready, then park" pair completes (~100 ns),
+// short enough that a G readied by a CPU-bound one waits only a little.
+constexpr std::int64_t kRunnextGraceNs = 20'000;
+// Goroutine ids handed to a P at once.  Ids stay unique, not dense: Go's
+// goid does the same (batches of 16); 64 keeps the shared counter out of
+// the spawn path.
+constexpr std::uint64_t kGidBatch = 64;
+// Another worker runs a P's timers once they are this late (the owner is
+// running a goroutine that does not park).  Short against the ms-scale
+// sleeps of a server, long against a switch, so an owner that merely is
+// between two goroutines keeps its own timers.
+constexpr std::int64_t kTimerStealNs = 1'000'000;
 
 // ---- the scheduler's shared state ---------------------------------------------
 
@@ -143,8 +175,10 @@ struct Sched {
   // lifetime as seen by wakep().  gq_size mirrors the queue length for
   // lock-free emptiness checks.
   SpinLock lock;
-  G* gq_head = nullptr;
-  G* gq_tail = nullptr;
+  // Arrays of pointers, not lists threaded through the Gs: moving a batch
+  // must not chase pointers through G memory (1e6 queued Gs are 128 MB, and
+  // each hop is a cache miss — perf showed it).
+  std::deque<G*> gq;
   std::atomic<std::uint32_t> gq_size{0};
   P* idle_head = nullptr;
   std::atomic<int> npidle{0};
@@ -157,8 +191,7 @@ struct Sched {
   // wait on the global free list (guarded by `lock`) or a P's gfree.
   std::mutex allg_lock;
   std::vector<std::unique_ptr<G[]>> allg;
-  G* gfree_head = nullptr;
-  std::size_t ngfree = 0;
+  std::vector<G*> gfree;
 
   std::mutex done_mu;
   std::condition_variable done_cv;
@@ -166,6 +199,11 @@ struct Sched {
   std::exception_ptr main_err;
 
   std::atomic<bool> shake{false};  // randomize runnext (debug builds, GORO_SHAKE=1)
+
+  // stats()/goroutines() from any thread read `ps` while live; run() flips
+  // `live` under this mutex before starting workers and before teardown.
+  std::mutex life_mu;
+  bool live = false;
 };
 Sched sched;
 
@@ -206,10 +244,14 @@ void fatal(const char* msg) noexcept {
 // The current worker's P.  noipa: the compiler must not assume two calls
 // return the same value, because a goroutine may resume on another thread
 // between them (it would otherwise keep the old thread's TLS address).
-[[gnu::noipa]] P* this_p() noexcept { return tls_p; }
+GORO_NOIPA P* this_p() noexcept {
+  GORO_OPAQUE();
+  return tls_p;
+}
 
 // Not const, unlike libstdc++'s declaration: see this_p().
-[[gnu::noipa]] static EhGlobals* eh_globals() noexcept {
+GORO_NOIPA static EhGlobals* eh_globals() noexcept {
+  GORO_OPAQUE();
   return static_cast<EhGlobals*>(__cxa_get_globals());
 }
 
@@ -243,18 +285,21 @@ G* g_alloc(P* p) {
   if (p && !p->gfree.empty()) {
     G* g = p->gfree.back();
     p->gfree.pop_back();
+    // The next Gs to hand out are likely cold (freed on another worker):
+    // start fetching them now, a spawn or two ahead.
+    std::size_t n = p->gfree.size();
+    if (n >= 2) __builtin_prefetch(p->gfree[n - 2], 1);
     return g;
   }
   {
     std::lock_guard<SpinLock> l(sched.lock);
-    if (G* g = sched.gfree_head) {
-      sched.gfree_head = g->link;
-      sched.ngfree--;
-      for (std::size_t i = 0; p && i < kGFreeBatch && sched.gfree_head; i++) {
-        G* h = sched.gfree_head;
-        sched.gfree_head = h->link;
-        sched.ngfree--;
-        p->gfree.push_back(h);
+    if (!sched.gfree.empty()) {
+      G* g = sched.gfree.back();
+      sched.gfree.pop_back();
+      if (p) {
+        std::size_t n = std::min(kGFreeBatch, sched.gfree.size());
+        p->gfree.insert(p->gfree.end(), sched.gfree.end() - static_cast<std::ptrdiff_t>(n), sched.gfree.end());
+        sched.gfree.resize(sched.gfree.size() - n);
       }
       return g;
     }
@@ -266,25 +311,15 @@ G* g_alloc(P* p) {
     sched.allg.push_back(std::move(slab));
   }
   std::lock_guard<SpinLock> l(sched.lock);
-  for (std::size_t i = 1; i < kGSlab; i++) {
-    base[i].link = sched.gfree_head;
-    sched.gfree_head = &base[i];
-    sched.ngfree++;
-  }
+  for (std::size_t i = kGSlab - 1; i >= 1; i--) sched.gfree.push_back(&base[i]);
   return &base[0];
 }
 
 // ---- run queues -----------------------------------------------------------------
 
 // Global queue.  Caller holds sched.lock.
-void globq_put_locked(G* g) noexcept {
-  g->link = nullptr;
-  if (sched.gq_tail) {
-    sched.gq_tail->link = g;
-  } else {
-    sched.gq_head = g;
-  }
-  sched.gq_tail = g;
+void globq_put_locked(G* g) {
+  sched.gq.push_back(g);
   sched.gq_size.fetch_add(1);
 }
 
@@ -299,7 +334,7 @@ bool runq_put_slow(P* p, G* g, std::uint32_t h, std::uint32_t t) noexcept;
 // Owner only.  next: put g in runnext, kicking the old runnext to the ring.
 void runq_put(P* p, G* g, bool next) noexcept {
   if (next) {
-    G* old = p->runnext.exchange(g, std::memory_order_acq_rel);
+    G* old = p->runnext.exchange(g, std::memory_order_acq_rel);  // a thief may take it
     if (!old) return;
     g = old;
   }
@@ -324,7 +359,8 @@ bool runq_put_slow(P* p, G* g, std::uint32_t h, std::uint32_t t) noexcept {
   if (!p->runq_head.compare_exchange_strong(h, h + n, std::memory_order_acq_rel)) return false;
   batch[n] = g;
   std::lock_guard<SpinLock> l(sched.lock);
-  for (std::uint32_t i = 0; i <= n; i++) globq_put_locked(batch[i]);
+  sched.gq.insert(sched.gq.end(), batch, batch + n + 1);
+  sched.gq_size.fetch_add(n + 1);
   return true;
 }
 
@@ -338,7 +374,13 @@ G* runq_get(P* p) noexcept {
     std::uint32_t t = p->runq_tail.load(std::memory_order_relaxed);
     if (t == h) return nullptr;
     G* g = p->runq[h % kRunqSize].load(std::memory_order_relaxed);
-    if (p->runq_head.compare_exchange_weak(h, h + 1, std::memory_order_acq_rel)) return g;
+    if (p->runq_head.compare_exchange_weak(h, h + 1, std::memory_order_acq_rel)) {
+      // Start pulling the next G into cache while this one runs: a long
+      // queue's Gs went cold while they waited.
+      // Two ahead: a G runs for as little as ~50 ns, a miss costs more.
+      if (t - h > 2) __builtin_prefetch(p->runq[(h + 2) % kRunqSize].load(std::memory_order_relaxed), 1);
+      return g;
+    }
   }
 }
 
@@ -383,10 +425,8 @@ G* globq_get(P* p, std::uint32_t max) noexcept {
   n = std::min({n, max, kGlobalBatchMax});
   G* first = nullptr;
   for (std::uint32_t i = 0; i < n; i++) {
-    G* g = sched.gq_head;
-    sched.gq_head = g->link;
-    if (!sched.gq_head) sched.gq_tail = nullptr;
-    g->link = nullptr;
+    G* g = sched.gq.front();
+    sched.gq.pop_front();
     if (!first) {
       first = g;
     } else {
@@ -443,7 +483,13 @@ void ready_on(P* p, G* g, bool next) noexcept {
   runq_put(p, g, next);
 }
 
-// ---- timers (owner only) -------------------------------------------------------------
+// ---- timers ------------------------------------------------------------------------------
+//
+// Each P's heap holds the goroutines that went to sleep on it.  The owner
+// runs its timers whenever it schedules.  An owner busy with a goroutine that
+// does not park cannot, so an idle or spinning worker runs another P's
+// timers once they are kTimerStealNs overdue (steal_timers), readying the
+// sleepers onto its own P, and sleeps in its poller no longer than that.
 
 struct TimerLater {
   bool operator()(const Timer& a, const Timer& b) const noexcept {
@@ -451,27 +497,57 @@ struct TimerLater {
   }
 };
 
-void timer_push(P* p, std::int64_t when, G* g) {
-  p->timers.push_back(Timer{when, p->timer_seq++, g});
-  std::push_heap(p->timers.begin(), p->timers.end(), TimerLater{});
+// Caller holds p->timers_lock.
+void timers_changed(P* p) noexcept {
+  p->next_timer.store(p->timers.empty() ? INT64_MAX : p->timers.front().when, std::memory_order_release);
   p->ntimers.store(p->timers.size(), std::memory_order_relaxed);
 }
 
-// Readies every G whose time has come, in (when, seq) order, onto the tail of
-// the ring so they run in that order.
-void run_timers(P* p, std::int64_t now) noexcept {
-  bool any = false;
-  while (!p->timers.empty() && p->timers.front().when <= now) {
-    std::pop_heap(p->timers.begin(), p->timers.end(), TimerLater{});
-    G* g = p->timers.back().g;
-    p->timers.pop_back();
-    ready_on(p, g, false);
-    any = true;
+void timer_push(P* p, std::int64_t when, G* g) {
+  std::lock_guard<SpinLock> l(p->timers_lock);
+  p->timers.push_back(Timer{when, p->timer_seq++, g});
+  std::push_heap(p->timers.begin(), p->timers.end(), TimerLater{});
+  timers_changed(p);
+}
+
+// Readies every G on `from`'s heap whose time has come, in (when, seq) order,
+// onto the tail of `to`'s ring so they run in that order.  `to` is the
+// calling worker's P.  Returns how many.
+int run_timers_of(P* to, P* from, std::int64_t now) noexcept {
+  if (from->next_timer.load(std::memory_order_acquire) > now) return 0;
+  int n = 0;
+  {
+    std::lock_guard<SpinLock> l(from->timers_lock);
+    while (!from->timers.empty() && from->timers.front().when <= now) {
+      std::pop_heap(from->timers.begin(), from->timers.end(), TimerLater{});
+      G* g = from->timers.back().g;
+      from->timers.pop_back();
+      ready_on(to, g, false);
+      n++;
+    }
+    if (n) timers_changed(from);
   }
-  if (any) {
-    p->ntimers.store(p->timers.size(), std::memory_order_relaxed);
-    maybe_wakep(p);
+  if (n) maybe_wakep(to);
+  return n;
+}
+
+inline bool timers_due(P* p) noexcept {
+  std::int64_t next = p->next_timer.load(std::memory_order_relaxed);
+  return next != INT64_MAX && next <= now_ns();
+}
+
+void run_timers(P* p, std::int64_t now) noexcept { run_timers_of(p, p, now); }
+
+// Runs other Ps' timers that are overdue by kTimerStealNs (their owners are
+// busy).  Returns how many Gs it readied onto p.
+int steal_timers(P* p, std::int64_t now) noexcept {
+  int n = 0;
+  for (auto& v : sched.ps) {
+    if (v.get() == p) continue;
+    std::int64_t next = v->next_timer.load(std::memory_order_relaxed);
+    if (next != INT64_MAX && next + kTimerStealNs <= now) n += run_timers_of(p, v.get(), now - kTimerStealNs);
   }
+  return n;
 }
 
 // ---- G lifecycle ------------------------------------------------------------------------
@@ -502,15 +578,15 @@ void g_prepare(P* p, G* g) {
   g->sp = sp;
   g->eh = EhGlobals{};
 #if GORO_TSAN
-  g->tsan_fiber = __tsan_create_fiber(0);
+  if (!g->tsan_fiber) g->tsan_fiber = tsan_fiber_get();
 #endif
 }
 
 // Called on the next context after g exited: g's stack is no longer in use.
 void g_free(P* p, G* g) noexcept {
-  g->state.store(GState::dead);
+  g->state.store(GState::dead, std::memory_order_relaxed);
 #if GORO_TSAN
-  if (g->tsan_fiber) __tsan_destroy_fiber(g->tsan_fiber);
+  tsan_fiber_put(g->tsan_fiber);
   g->tsan_fiber = nullptr;
 #endif
   g->sp = nullptr;
@@ -541,13 +617,8 @@ void g_free(P* p, G* g) noexcept {
   p->gfree.push_back(g);
   if (p->gfree.size() > kGFreeMax) {
     std::lock_guard<SpinLock> l(sched.lock);
-    for (std::size_t i = 0; i < kGFreeBatch; i++) {
-      G* h = p->gfree.back();
-      p->gfree.pop_back();
-      h->link = sched.gfree_head;
-      sched.gfree_head = h;
-      sched.ngfree++;
-    }
+    sched.gfree.insert(sched.gfree.end(), p->gfree.end() - static_cast<std::ptrdiff_t>(kGFreeBatch), p->gfree.end());
+    p->gfree.resize(p->gfree.size() - kGFreeBatch);
   }
 }
 
@@ -560,7 +631,7 @@ void after_switch(G* self) noexcept;
 void switch_to(P* p, G* from, G* to, Action act, UnlockFn unlock = nullptr, void* arg = nullptr) noexcept {
   if (to->sp == nullptr) g_prepare(p, to);
   p->pending = P::Pending{from, act, unlock, arg};
-  *&from->eh = *eh_globals();
+  from->eh = *p->eh;
   p->curg = to;
   to->state.store(GState::running, std::memory_order_relaxed);
   to->last_worker.store(p->id, std::memory_order_relaxed);
@@ -574,18 +645,20 @@ void switch_to(P* p, G* from, G* to, Action act, UnlockFn unlock = nullptr, void
 void after_switch(G* self) noexcept {
   san_after_switch(self);
   P* p = this_p();
-  *eh_globals() = self->eh;
+  *p->eh = self->eh;
   P::Pending pd = p->pending;
   p->pending = P::Pending{};
   switch (pd.act) {
     case Action::none:
       break;
     case Action::yield:
-      pd.g->state.store(GState::runnable);
+      pd.g->state.store(GState::runnable, std::memory_order_relaxed);  // published by runq_put's release
       runq_put(p, pd.g, false);
       break;
     case Action::park:
-      pd.g->state.store(GState::waiting);
+      // Published to the readier by the release in unlock (a lock release,
+      // an SQE submission...), which the readier's CAS in ready() follows.
+      pd.g->state.store(GState::waiting, std::memory_order_relaxed);
       if (pd.unlock && !pd.unlock(pd.g, pd.arg)) ready_on(p, pd.g, true);
       break;
     case Action::exit:
@@ -597,26 +670,65 @@ void after_switch(G* self) noexcept {
 // The next G of p without leaving the goroutine's stack, or nullptr when the
 // scheduler proper (g0) must look: every kGlobalEvery-th time, or nothing local.
 G* local_pick(P* p) noexcept {
-  if (++p->schedtick % kGlobalEvery == 0) return nullptr;
-  if (!p->timers.empty() && p->timers.front().when <= now_ns()) run_timers(p, now_ns());
+  if (p->tick() % kGlobalEvery == 0) return nullptr;
+  if (timers_due(p)) run_timers(p, now_ns());
   return runq_get(p);
 }
 
 // ---- find_runnable (on g0) ---------------------------------------------------------------
 
+// How long an idle p may sleep: until its own next timer, or until another
+// P's next timer becomes stealable.  -1: no timers anywhere.
 std::int64_t next_timer_delay(P* p) noexcept {
-  if (p->timers.empty()) return -1;
-  std::int64_t d = p->timers.front().when - now_ns();
+  std::int64_t until = p->next_timer.load(std::memory_order_relaxed);
+  for (auto& v : sched.ps) {
+    if (v.get() == p) continue;
+    std::int64_t next = v->next_timer.load(std::memory_order_relaxed);
+    if (next != INT64_MAX) until = std::min(until, next + kTimerStealNs);
+  }
+  if (until == INT64_MAX) return -1;
+  std::int64_t d = until - now_ns();
   return d < 0 ? 0 : d;
+}
+
+// Takes victim's runnext if its owner has not scheduled for kRunnextGraceNs:
+// the G that readied it is running on (CPU-bound, or blocked in a syscall)
+// instead of parking, and the readied G would starve.  Before the grace
+// period, leave it: the owner will most likely run it within a switch, on a
+// warm cache, and a 25 µs cross-CPU wake is not worth it (Go: usleep(3)).
+G* steal_runnext(P* p, P* v, std::int64_t now) noexcept {
+  auto& seen = p->runnext_seen[static_cast<std::size_t>(v->id)];
+  if (!v->runnext.load(std::memory_order_relaxed)) {
+    seen.second = 0;
+    return nullptr;
+  }
+  std::uint32_t tick = v->schedtick.load(std::memory_order_relaxed);
+  if (seen.second == 0 || seen.first != tick) {
+    seen = {tick, now};
+    return nullptr;
+  }
+  if (now - seen.second < kRunnextGraceNs) return nullptr;
+  seen.second = 0;
+  G* g = v->runnext.load(std::memory_order_relaxed);
+  if (g && v->runnext.compare_exchange_strong(g, nullptr, std::memory_order_acq_rel)) {
+    p->steals.inc();
+    return g;
+  }
+  return nullptr;
 }
 
 G* try_steal(P* p) noexcept {
   int n = sched.nprocs;
   int start = static_cast<int>(fastrand(p->rng) % static_cast<std::uint64_t>(n));
+  std::int64_t now = 0;
   for (int i = 0; i < n; i++) {
     P* v = sched.ps[static_cast<std::size_t>((start + i) % n)].get();
     if (v == p) continue;
     if (G* g = runq_steal(p, v)) return g;
+    if (v->runnext.load(std::memory_order_relaxed)) {
+      if (!now) now = now_ns();
+      if (G* g = steal_runnext(p, v, now)) return g;
+    }
   }
   return nullptr;
 }
@@ -646,8 +758,8 @@ void leave_idle(P* p) noexcept {
 G* find_runnable(P* p) {
   for (;;) {
     if (sched.stopping.load(std::memory_order_relaxed)) return nullptr;
-    if (!p->timers.empty()) run_timers(p, now_ns());
-    if (++p->schedtick % kGlobalEvery == 0) {
+    if (timers_due(p)) run_timers(p, now_ns());
+    if (p->tick() % kGlobalEvery == 0) {
       if (G* g = globq_get(p, 1)) return g;
       p->poller->poll(std::chrono::nanoseconds(0));
     }
@@ -669,10 +781,11 @@ G* find_runnable(P* p) {
         G* g = try_steal(p);
         if (!g) g = globq_get(p, kRunqSize);
         if (!g && p->poller->poll(std::chrono::nanoseconds(0)) > 0) g = runq_get(p);
-        if (!g && !p->timers.empty() && p->timers.front().when <= now_ns()) {
+        if (!g && timers_due(p)) {
           run_timers(p, now_ns());
           g = runq_get(p);
         }
+        if (!g && steal_timers(p, now_ns()) > 0) g = runq_get(p);
         if (g) {
           stop_spinning(p);
           return g;
@@ -700,6 +813,7 @@ G* find_runnable(P* p) {
     }
     p->poller->poll(std::chrono::nanoseconds(next_timer_delay(p)));
     leave_idle(p);
+    steal_timers(p, now_ns());  // what woke us may be a busy P's timer
   }
 }
 
@@ -768,6 +882,7 @@ void worker_main(P* p, const Options* opts) {
   ss.ss_size = p->altstack.size();
   sigaltstack(&ss, nullptr);
 
+  p->eh = eh_globals();  // per thread, so fixed for this worker
   p->g0.is_g0 = true;
   p->g0.state.store(GState::running);
   p->curg = &p->g0;
@@ -837,8 +952,7 @@ void free_all_gs() {
     }
   }
   sched.allg.clear();
-  sched.gfree_head = nullptr;
-  sched.ngfree = 0;
+  sched.gfree.clear();
 }
 
 }  // namespace
@@ -908,8 +1022,8 @@ const char* to_string(WaitReason r) noexcept {
     case WaitReason::select_no_cases: return "select (no cases)";
     case WaitReason::sleep: return "sleep";
     case WaitReason::io_wait: return "IO wait";
-    case WaitReason::mutex: return "sync.Mutex.Lock";
-    case WaitReason::waitgroup: return "sync.WaitGroup.Wait";
+    case WaitReason::mutex: return "mutex";
+    case WaitReason::waitgroup: return "waitgroup";
     case WaitReason::blocking_call: return "blocking call";
   }
   return "?";
@@ -952,8 +1066,8 @@ void yield() {
   if (!p || p->curg == &p->g0) return;
   G* self = p->curg;
   G* next = nullptr;
-  if (++p->schedtick % kGlobalEvery != 0 && !shaking(p)) {
-    if (!p->timers.empty() && p->timers.front().when <= now_ns()) run_timers(p, now_ns());
+  if (p->tick() % kGlobalEvery != 0 && !shaking(p)) {
+    if (timers_due(p)) run_timers(p, now_ns());
     next = runq_get(p);
     // Nothing else runnable here or globally: keep running (the fast path).
     if (!next && sched.gq_size.load(std::memory_order_relaxed) == 0) return;
@@ -996,7 +1110,18 @@ G* g_new(void** storage, std::size_t size, std::size_t align) {
   if (!sched.running.load(std::memory_order_relaxed)) fatal("go() called outside goro::run");
   P* p = this_p();
   G* g = g_alloc(p);
-  g->id.store(sched.next_gid.fetch_add(1, std::memory_order_relaxed), std::memory_order_relaxed);
+  std::uint64_t id;
+  if (p) {
+    // Ids come to each P in batches: no shared atomic per spawn.
+    if (p->gid_next == p->gid_end) {
+      p->gid_next = sched.next_gid.fetch_add(kGidBatch, std::memory_order_relaxed);
+      p->gid_end = p->gid_next + kGidBatch;
+    }
+    id = p->gid_next++;
+  } else {
+    id = sched.next_gid.fetch_add(1, std::memory_order_relaxed);
+  }
+  g->id.store(id, std::memory_order_relaxed);
   g->is_main.store(false, std::memory_order_relaxed);
   g->reason.store(WaitReason::none, std::memory_order_relaxed);
   if (size <= kGFnInline && align <= 8) {
@@ -1013,7 +1138,7 @@ G* g_new(void** storage, std::size_t size, std::size_t align) {
 
 void g_spawn(G* g, const FnOps* ops) {
   g->ops = ops;
-  g->state.store(GState::runnable);
+  g->state.store(GState::runnable, std::memory_order_relaxed);  // published by the queue
   P* p = this_p();
   if (p) {
     p->spawned.inc();
@@ -1051,6 +1176,7 @@ void run(std::function<void()> main_fn, Options opts) {
   for (int i = 0; i < sched.nprocs; i++) {
     auto p = std::make_unique<P>();
     p->id = i;
+    p->runnext_seen.assign(static_cast<std::size_t>(sched.nprocs), {0, 0});
     p->rng = 0x9E3779B97F4A7C15ULL * static_cast<std::uint64_t>(i + 1) ^ static_cast<std::uint64_t>(now_ns());
     sched.ps.push_back(std::move(p));
   }
@@ -1058,6 +1184,10 @@ void run(std::function<void()> main_fn, Options opts) {
   go(std::move(main_fn));  // goroutine 1, on the global queue
   sched.allg[0][0].is_main.store(true);
 
+  {
+    std::lock_guard<std::mutex> l(sched.life_mu);
+    sched.live = true;
+  }
   for (auto& p : sched.ps) p->thread = std::thread(worker_main, p.get(), &opts);
   {
     std::unique_lock<std::mutex> l(sched.done_mu);
@@ -1066,8 +1196,12 @@ void run(std::function<void()> main_fn, Options opts) {
   for (auto& p : sched.ps) p->thread.join();
   blocking_wait_idle();
 
+  {
+    std::lock_guard<std::mutex> l(sched.life_mu);
+    sched.live = false;
+  }
   free_all_gs();
-  sched.gq_head = sched.gq_tail = nullptr;
+  sched.gq.clear();
   sched.gq_size.store(0);
   for (auto& p : sched.ps) {
     for (auto& s : p->stacks) stack_free(s);
@@ -1091,7 +1225,8 @@ Stats stats() {
   s.stack_size = stack_size();
   s.blocking_threads = blocking_threads();
   s.blocking_inflight = blocking_inflight();
-  if (!sched.running.load()) return s;
+  std::lock_guard<std::mutex> life(sched.life_mu);
+  if (!sched.live) return s;
   s.running = true;
   s.procs = sched.nprocs;
   s.global_runq = sched.gq_size.load();
@@ -1126,8 +1261,9 @@ Stats stats() {
 
 std::vector<GoroutineInfo> goroutines() {
   std::vector<GoroutineInfo> out;
-  if (!sched.running.load()) return out;
   {
+    std::lock_guard<std::mutex> life(sched.life_mu);
+    if (!sched.live) return out;
     std::lock_guard<std::mutex> l(sched.allg_lock);
     for (auto& slab : sched.allg)
     for (std::size_t i = 0; i < kGSlab; i++) {

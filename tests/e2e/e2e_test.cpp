@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -51,6 +52,52 @@ std::string req(std::string_view method, std::string_view target, std::string_vi
   std::string s = std::string(method) + " " + std::string(target) + " HTTP/1.1\r\nHost: t\r\n" + std::string(extra);
   if (!body.empty()) s += "Content-Length: " + std::to_string(body.size()) + "\r\n";
   return s + "\r\n" + std::string(body);
+}
+
+// Opens n connections to 127.0.0.1:port and sends `request` on each; the
+// sockets are left non-blocking.
+std::vector<int> open_and_send(int port, int n, const std::string& request) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::vector<int> fds;
+  fds.reserve(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size()));
+    ::fcntl(fd, F_SETFL, O_NONBLOCK);
+    fds.push_back(fd);
+  }
+  return fds;
+}
+
+// Reads every socket until `complete` says its bytes are a whole answer, or
+// it reaches EOF or an error; bounded by `limit`.
+std::vector<std::string> read_all(const std::vector<int>& fds, bool (*complete)(const std::string&),
+                                  std::chrono::seconds limit) {
+  std::vector<std::string> got(fds.size());
+  std::vector<bool> done(fds.size(), false);
+  size_t finished = 0;
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (finished < fds.size() && std::chrono::steady_clock::now() < deadline) {
+    std::vector<pollfd> pfds;
+    std::vector<size_t> idx;
+    for (size_t i = 0; i < fds.size(); ++i)
+      if (!done[i]) pfds.push_back({fds[i], POLLIN, 0}), idx.push_back(i);
+    if (::poll(pfds.data(), pfds.size(), 1000) <= 0) continue;
+    for (size_t k = 0; k < pfds.size(); ++k) {
+      if (!pfds[k].revents) continue;
+      size_t i = idx[k];
+      char buf[4096];
+      ssize_t n;
+      while ((n = ::recv(fds[i], buf, sizeof buf, 0)) > 0) got[i].append(buf, static_cast<size_t>(n));
+      if (complete(got[i]) || n == 0 || (n < 0 && errno != EAGAIN)) done[i] = true, ++finished;
+    }
+  }
+  return got;
 }
 
 }  // namespace
@@ -424,40 +471,9 @@ TEST_CASE("shutdown closes connections by force after --shutdown-timeout") {
 TEST_CASE("1000 concurrent /sleep?ms=200 requests are all answered") {
   ServerProcess srv({"--max-conns", "5000"});
   constexpr int kConns = 1000;
-  std::vector<int> fds;
-  std::vector<std::string> got(kConns);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(srv.port()));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const std::string request = "GET /sleep?ms=200 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
-  for (int i = 0; i < kConns; ++i) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd >= 0);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size()));
-    ::fcntl(fd, F_SETFL, O_NONBLOCK);
-    fds.push_back(fd);
-  }
-  // Read every response to EOF (Connection: close), bounded in time.
-  std::vector<bool> done(kConns, false);
-  int finished = 0;
-  auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (finished < kConns && std::chrono::steady_clock::now() < deadline) {
-    std::vector<pollfd> pfds;
-    std::vector<int> idx;
-    for (int i = 0; i < kConns; ++i)
-      if (!done[i]) pfds.push_back({fds[i], POLLIN, 0}), idx.push_back(i);
-    if (::poll(pfds.data(), pfds.size(), 1000) <= 0) continue;
-    for (size_t k = 0; k < pfds.size(); ++k) {
-      if (!pfds[k].revents) continue;
-      int i = idx[k];
-      char buf[4096];
-      ssize_t n;
-      while ((n = ::recv(fds[i], buf, sizeof buf, 0)) > 0) got[i].append(buf, static_cast<size_t>(n));
-      if (n == 0 || (n < 0 && errno != EAGAIN)) done[i] = true, ++finished;
-    }
-  }
+  auto fds = open_and_send(srv.port(), kConns, "GET /sleep?ms=200 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  // Connection: close: each answer ends at EOF.
+  auto got = read_all(fds, [](const std::string&) { return false; }, 60s);
   int ok = 0;
   for (int i = 0; i < kConns; ++i) {
     ::close(fds[i]);
@@ -525,4 +541,35 @@ TEST_CASE("the server logs which mode and netpoll backend it runs") {
              log.find("io_uring unavailable") != std::string::npos));
     }
   }
+}
+
+TEST_CASE("10,000 concurrent keep-alive connections are all served (goroutine mode)") {
+  if (goro::test::test_mode() != "goroutine") {
+    MESSAGE("goroutine mode only: 10,000 OS threads would test the machine, not goro");
+    return;
+  }
+  constexpr int kConns = 10'000;
+  rlimit lim{};
+  ::getrlimit(RLIMIT_NOFILE, &lim);
+  if (lim.rlim_cur < kConns + 100) {
+    lim.rlim_cur = std::min<rlim_t>(lim.rlim_max, kConns + 1000);
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+  }
+  if (lim.rlim_cur < kConns + 100) {
+    MESSAGE("skipped: ulimit -n is " << lim.rlim_cur << ", need " << kConns + 100);
+    return;
+  }
+  ServerProcess srv({"--max-conns", "20000"});
+  auto fds = open_and_send(srv.port(), kConns, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+  // Every connection is open at once; read one response from each.
+  auto got = read_all(fds, [](const std::string& b) { return b.ends_with("Hello, World!\n"); }, 60s);
+  int ok = 0;
+  for (int i = 0; i < kConns; ++i)
+    if (got[i].starts_with("HTTP/1.1 200") && got[i].ends_with("Hello, World!\n")) ++ok;
+  CHECK(ok == kConns);
+  // All of them are still open (kept alive) on the server.
+  auto vars = get(srv.port(), "/debug/vars");
+  REQUIRE(vars);
+  CHECK(vars->body.find("\"active\": " + std::to_string(kConns + 1)) != std::string::npos);
+  for (int fd : fds) ::close(fd);
 }

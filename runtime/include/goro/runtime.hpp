@@ -56,8 +56,11 @@ class Poller {
   // Readies (goro::ready) every G whose I/O completed — ready() called on a
   // worker queues the G on that worker's P.  Returns how many it readied.
   virtual int poll(std::chrono::nanoseconds timeout) = 0;
-  // Any thread, any time, async-signal-unsafe.  Makes the current or the next
-  // poll() return promptly (a wake must not be lost if it comes first).
+  // Any thread (a worker, a goroutine, a blocking() helper, a foreign
+  // thread).  Makes the current or the next poll() return promptly: a wake
+  // that comes first must not be lost.  Called with a runtime spinlock held:
+  // keep it short (an eventfd write, a futex wake) and never call back into
+  // goro from it.
   virtual void wake() = 0;
 };
 
@@ -102,7 +105,9 @@ void yield();
 // goroutine's context is saved, `unlock(g, arg)` runs on the worker thread:
 // that is where the G may be published to whoever will ready() it (release a
 // lock, submit an SQE, push a timer).  If unlock returns false the G is
-// readied at once.  Returns after someone called ready(g).
+// readied at once.  unlock runs on another goroutine's stack (or the
+// worker's): it must not block, park or throw; it may call ready() on other
+// Gs.  Returns after someone called ready(g).
 using UnlockFn = bool (*)(G* g, void* arg);
 void park(WaitReason r, UnlockFn unlock = nullptr, void* arg = nullptr);
 

@@ -41,6 +41,10 @@ struct PollerChoice {
 };
 PollerChoice choose_poller(PollerKind requested);
 
+// One backend instance for the calling worker thread, or nullptr with the
+// reason in *detail.  Tests wrap it to inject faults (see netpoll_test.cpp).
+std::unique_ptr<goro::Poller> make_poller(PollerKind kind, std::string* detail);
+
 // For goro::Options::poller: makes the chosen backend on each worker.
 std::function<std::unique_ptr<goro::Poller>(int worker)> poller_factory(PollerKind kind);
 
@@ -87,8 +91,7 @@ struct Callback {
   // interrupt fired, or another -errno.
   virtual void on_ready(int res) = 0;
 
- protected:
-  ~Callback() = default;
+  virtual ~Callback() = default;
 
  private:
   friend class Conn;

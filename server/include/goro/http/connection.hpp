@@ -36,8 +36,9 @@ struct ConnEnv {
   AccessLog* access_log = nullptr;
   // Pool mode: queued connections that no idle thread is about to take.
   // While any starve, a response closes its connection instead of keeping it
-  // (Tomcat's BIO connector did the same), so a fixed pool cannot be held
-  // forever by kept-alive clients.
+  // (Tomcat's BIO connector did the same), and a connection idle between
+  // requests gives its thread up, so a fixed pool cannot be held forever by
+  // kept-alive clients.
   const std::atomic<size_t>* starved = nullptr;
 };
 
