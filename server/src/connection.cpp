@@ -141,6 +141,9 @@ ConnEnd serve_connection(net::Conn& conn, const ConnEnv& env, ServeOptions opts)
     first = false;
 
     // 3. Dispatch.  A handler's exception becomes a 500; the server goes on.
+    // The read buffer is not needed while the handler runs (it may sleep for
+    // long) unless pipelined bytes wait in it.
+    if (start == end) buf.reset();
     Request req = parser.take();
     env.metrics.requests.fetch_add(1, std::memory_order_relaxed);
     Response resp;
