@@ -27,8 +27,10 @@ namespace goro::net::detail {
 
 namespace {
 
-// Events taken per epoll_wait: enough that one call drains a burst.
-constexpr int kMaxEvents = 256;
+// Events taken per epoll_wait: each may ready or spawn a goroutine, and the
+// P's run queue holds 256 before it spills into the global queue (see
+// kMaxReap in uring.cpp).
+constexpr int kMaxEvents = 64;
 
 using Waiter = WaitRecord;
 
