@@ -1,10 +1,11 @@
 // The epoll backend, for kernels or sandboxes without io_uring.
 //
-// A parked wait registers fd with EPOLLONESHOT and the Waiter on the parked
-// goroutine's stack as its data; a deadline goes on this P's min-heap.  The
-// worker's poll() takes events and expired deadlines, in that order, so a
-// waiter is readied exactly once: an event removes it from the heap, and an
-// expired deadline deregisters the fd before the next epoll_wait.
+// A parked wait registers fd with EPOLLONESHOT and its WaitRecord (on the
+// parked goroutine's stack, or in a Callback) as its data; a deadline goes on
+// this P's DeadlineHeap.  The worker's poll() takes events and expired
+// deadlines, in that order, so a waiter completes exactly once: an event
+// removes it from the heap, and an expired deadline deregisters the fd before
+// the next epoll_wait.
 //
 // Owned by one worker thread: only it touches the heap and readies waiters.
 #include <poll.h>
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "backend_impl.hpp"
+#include "deadline_heap.hpp"
 #include "stats.hpp"
 
 namespace goro::net::detail {
@@ -45,8 +47,8 @@ class EpollPoller final : public Backend {
   int poll(std::chrono::nanoseconds timeout) override {
     int ms = timeout.count() < 0 ? -1 : static_cast<int>(std::min<long long>(
                                             std::chrono::ceil<std::chrono::milliseconds>(timeout).count(), INT_MAX));
-    if (!heap_.empty()) {
-      int until = poll_timeout_ms(heap_.front()->deadline);
+    if (!deadlines_.empty()) {
+      int until = poll_timeout_ms(deadlines_.front()->deadline);
       ms = ms < 0 ? until : std::min(ms, until);
     }
     epoll_event evs[kMaxEvents];
@@ -60,16 +62,16 @@ class EpollPoller final : public Backend {
         continue;
       }
       auto* w = static_cast<Waiter*>(evs[i].data.ptr);
-      if (w->in_heap) heap_remove(w);
+      deadlines_.remove(w);
       w->res = 0;
       complete(w);
       ++readied;
     }
     bump(counters().completions, static_cast<uint64_t>(n));
     auto now = Clock::now();
-    while (!heap_.empty() && heap_.front()->deadline <= now) {
-      Waiter* w = heap_.front();
-      heap_remove(w);
+    while (!deadlines_.empty() && deadlines_.front()->deadline <= now) {
+      Waiter* w = deadlines_.front();
+      deadlines_.remove(w);
       ::epoll_ctl(ep_, EPOLL_CTL_DEL, w->fd, nullptr);
       w->res = -ETIMEDOUT;
       bump(counters().timeouts);
@@ -121,34 +123,13 @@ class EpollPoller final : public Backend {
       if (errno != ENOENT || ::epoll_ctl(ep_, EPOLL_CTL_ADD, w->fd, &ev) < 0) return -errno;
     }
     bump(counters().submissions);
-    if (w->deadline != kNoDeadline) heap_push(w);
+    if (w->deadline != kNoDeadline) deadlines_.push(w);
     return 0;
-  }
-
-  static bool later(const Waiter* a, const Waiter* b) { return a->deadline > b->deadline; }
-  void heap_push(Waiter* w) {
-    w->in_heap = true;
-    heap_.push_back(w);
-    std::push_heap(heap_.begin(), heap_.end(), later);
-  }
-  // O(n) for a waiter inside the heap; O(log n) for the front, the common
-  // case (deadlines mostly fire or are cancelled in order).
-  void heap_remove(Waiter* w) {
-    w->in_heap = false;
-    if (heap_.front() == w) {
-      std::pop_heap(heap_.begin(), heap_.end(), later);
-      heap_.pop_back();
-      return;
-    }
-    auto it = std::find(heap_.begin(), heap_.end(), w);
-    *it = heap_.back();
-    heap_.pop_back();
-    std::make_heap(heap_.begin(), heap_.end(), later);
   }
 
   int ep_;
   int wake_fd_;
-  std::vector<Waiter*> heap_;
+  DeadlineHeap deadlines_;
 };
 
 }  // namespace

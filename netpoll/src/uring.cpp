@@ -1,18 +1,22 @@
 // The io_uring backend: one ring per P, created on (and only ever entered
 // from) its worker thread.
 //
-// A parked wait is a POLL_ADD SQE whose user_data is the Op on the parked
-// goroutine's stack; a deadline is a LINK_TIMEOUT (absolute, CLOCK_MONOTONIC
-// = steady_clock) linked to it.  SQEs are only queued by the goroutine; the
-// worker submits them in one io_uring_enter when it next polls — after the
-// goroutine's context is saved, which is what makes the CQE's ready() safe.
-// The runtime polls at least every 61st schedule, so a busy P still submits.
+// A parked wait is a POLL_ADD SQE whose user_data is its WaitRecord (on the
+// parked goroutine's stack, or in a Callback).  A deadline goes on this P's
+// DeadlineHeap, not on a linked timeout: most waits end by I/O, and a
+// LINK_TIMEOUT per wait cost an hrtimer, an extra SQE and an extra CQE per
+// request (about 10% of hello throughput).  When poll() finds a deadline
+// passed it sends IORING_OP_ASYNC_CANCEL for that wait, whose CQE then
+// reports -ECANCELED, mapped to -ETIMEDOUT.  SQEs are only queued by the
+// goroutine; the worker submits them in one io_uring_enter when it next polls
+// — after the goroutine's context is saved, which is what makes the CQE's
+// ready() safe.  The runtime polls at least every 61st schedule, so a busy P
+// still submits.
 //
 // Ordering contracts:
-//   * the two SQEs of a linked pair must be submitted together: wait_fd makes
-//     room for both before taking the first;
-//   * an Op may be freed (its goroutine resumed) once its own CQE is reaped;
-//     the linked timeout's CQE carries kIgnore and never touches the Op.
+//   * a WaitRecord may be freed (its goroutine resumed, its Callback run)
+//     once its own CQE is reaped; it leaves the heap then;
+//   * a cancel's CQE carries kIgnore and never touches the record.
 #include <liburing.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -25,6 +29,7 @@
 #include <cstring>
 
 #include "backend_impl.hpp"
+#include "deadline_heap.hpp"
 #include "stats.hpp"
 
 namespace goro::net::detail {
@@ -43,16 +48,13 @@ constexpr unsigned kRingEntries = 1024;
 // with 128: 49 ms (Go's netpoll takes at most 128 events per epoll_wait).
 constexpr unsigned kMaxReap = 64;
 
-constexpr uint64_t kIgnore = 0;  // linked timeouts: their CQE means nothing
+constexpr uint64_t kIgnore = 0;  // cancel requests: their CQE means nothing
 constexpr uint64_t kWake = 1;    // the eventfd read that wake() completes
 
-static_assert(sizeof(WaitRecord::ts) == sizeof(__kernel_timespec) &&
-              offsetof(__kernel_timespec, tv_nsec) == sizeof(int64_t));
-
-// A POLL_ADD's result as wait_fd reports it: the event mask means ready;
-// a linked timeout cancels the poll, which we report as the deadline.
-int poll_result(int res, Deadline d) {
-  if (res == -ECANCELED && d != kNoDeadline) {
+// A POLL_ADD's result as wait_fd reports it: the event mask means ready; a
+// poll we cancelled because its deadline passed is the deadline.
+int poll_result(const WaitRecord* w, int res) {
+  if (res == -ECANCELED && w->expired) {
     bump(counters().timeouts);
     return -ETIMEDOUT;
   }
@@ -80,6 +82,7 @@ class UringPoller final : public Backend {
 
   int poll(std::chrono::nanoseconds timeout) override {
     io_uring_cqe* cqe = nullptr;
+    timeout = until_deadline(timeout);
     unsigned queued = io_uring_sq_ready(&ring_);
     int r;
     if (timeout.count() == 0) {
@@ -92,7 +95,9 @@ class UringPoller final : public Backend {
     }
     if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY) die("submit", r);
     bump(counters().submissions, queued - io_uring_sq_ready(&ring_));
-    return reap();
+    int readied = reap();
+    expire_deadlines();
+    return readied;
   }
 
   void wake() override {
@@ -109,7 +114,7 @@ class UringPoller final : public Backend {
     submit_poll(&w, events);
     bump(counters().parks);
     goro::park(goro::WaitReason::io_wait);
-    return poll_result(w.res, d);
+    return poll_result(&w, w.res);
   }
 
   void wait_fd_async(WaitRecord* w, short events) override { submit_poll(w, events); }
@@ -127,7 +132,7 @@ class UringPoller final : public Backend {
 
  private:
   // Returns the first of n consecutive SQEs, flushing the queue first if
-  // fewer than n are free (a linked pair must go out in one submit).
+  // fewer than n are free.
   io_uring_sqe* get_sqes(unsigned n) {
     if (io_uring_sq_space_left(&ring_) < n) {
       unsigned queued = io_uring_sq_ready(&ring_);
@@ -140,18 +145,34 @@ class UringPoller final : public Backend {
     return sqe;
   }
 
-  // Queues POLL_ADD for w (and its linked timeout); submitted at next poll.
+  // Queues POLL_ADD for w (submitted at the next poll) and files its deadline.
   void submit_poll(WaitRecord* w, short events) {
-    io_uring_sqe* sqe = get_sqes(w->deadline == kNoDeadline ? 1 : 2);
+    io_uring_sqe* sqe = get_sqes(1);
     io_uring_prep_poll_add(sqe, w->fd, static_cast<unsigned>(events));
     io_uring_sqe_set_data64(sqe, reinterpret_cast<uintptr_t>(w));
-    if (w->deadline != kNoDeadline) {
-      sqe->flags |= IOSQE_IO_LINK;
-      auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(w->deadline.time_since_epoch()).count();
-      w->ts = {ns / 1'000'000'000, ns % 1'000'000'000};
-      io_uring_sqe* t = io_uring_get_sqe(&ring_);
-      io_uring_prep_link_timeout(t, reinterpret_cast<__kernel_timespec*>(&w->ts), IORING_TIMEOUT_ABS);
-      io_uring_sqe_set_data64(t, kIgnore);
+    if (w->deadline != kNoDeadline) deadlines_.push(w);
+  }
+
+  // The poll timeout, shortened to the nearest deadline.
+  std::chrono::nanoseconds until_deadline(std::chrono::nanoseconds t) const {
+    if (deadlines_.empty()) return t;
+    auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadlines_.front()->deadline - Clock::now());
+    if (left.count() < 0) left = std::chrono::nanoseconds(0);
+    return t.count() < 0 ? left : std::min(t, left);
+  }
+
+  // Cancels every wait whose deadline has passed; their CQEs (-ECANCELED)
+  // arrive at the next poll and report -ETIMEDOUT.
+  void expire_deadlines() {
+    if (deadlines_.empty() || deadlines_.front()->deadline > Clock::now()) return;
+    auto now = Clock::now();
+    while (!deadlines_.empty() && deadlines_.front()->deadline <= now) {
+      WaitRecord* w = deadlines_.front();
+      deadlines_.remove(w);
+      w->expired = true;
+      io_uring_sqe* sqe = get_sqes(1);
+      io_uring_prep_cancel64(sqe, reinterpret_cast<uintptr_t>(w), 0);
+      io_uring_sqe_set_data64(sqe, kIgnore);
     }
   }
 
@@ -176,8 +197,9 @@ class UringPoller final : public Backend {
         continue;
       }
       auto* w = reinterpret_cast<WaitRecord*>(data);
+      deadlines_.remove(w);
       // Callbacks only ever wait for polls; goroutines map their own result.
-      w->res = w->cb ? poll_result(cqe->res, w->deadline) : cqe->res;
+      w->res = w->cb ? poll_result(w, cqe->res) : cqe->res;
       complete(w);
       ++readied;
     }
@@ -188,6 +210,7 @@ class UringPoller final : public Backend {
   }
 
   io_uring ring_;
+  DeadlineHeap deadlines_;
   int wake_fd_ = -1;
   uint64_t wake_buf_ = 0;
 };

@@ -397,3 +397,44 @@ TEST_CASE("spurious readiness and injected ECANCELED are handled") {
     CHECK(FaultyBackend::spurious > 0);
   }
 }
+
+TEST_CASE("hundreds of waits with mixed deadlines: each ends once, by I/O or never early by timeout") {
+  for (PollerKind kind : backends()) {
+    CAPTURE(goro::net::to_string(kind));
+    run_on(kind, 2, [] {
+      constexpr int kWaits = 300;
+      std::vector<std::pair<Conn, Conn>> pairs;
+      for (int i = 0; i < kWaits; ++i) pairs.push_back(tcp_pair());
+      std::atomic<int> timed_out{0}, got_data{0}, early{0}, wrong{0};
+      goro::WaitGroup wg;
+      auto start = goro::net::Clock::now();
+      for (int i = 0; i < kWaits; ++i) {
+        wg.add(1);
+        // Deadlines from 20 to 320 ms, in an order unlike their index, so the
+        // heap removes from the middle as much as from the front.
+        auto deadline = start + std::chrono::milliseconds(20 + (i * 7919) % 300);
+        goro::go([&, i, deadline] {
+          char buf[8];
+          ssize_t n = pairs[i].second.read(buf, deadline);
+          if (n == -ETIMEDOUT) {
+            ++timed_out;
+            if (goro::net::Clock::now() < deadline) ++early;
+            if (i % 2 == 0) ++wrong;  // even ones were sent data before any deadline
+          } else if (n == 1) {
+            ++got_data;
+          } else {
+            ++wrong;
+          }
+          wg.done();
+        });
+      }
+      goro::sleep_for(5ms);
+      for (int i = 0; i < kWaits; i += 2) REQUIRE(pairs[i].first.write_all("x", goro::net::kNoDeadline) == 0);
+      wg.wait();
+      CHECK(got_data == kWaits / 2);
+      CHECK(timed_out == kWaits / 2);
+      CHECK(early == 0);
+      CHECK(wrong == 0);
+    });
+  }
+}

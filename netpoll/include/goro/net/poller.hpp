@@ -18,6 +18,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -71,10 +72,10 @@ struct WaitRecord {
   int fd = -1;
   int res = 0;
   Deadline deadline = kNoDeadline;
-  bool in_heap = false;              // epoll: on the P's deadline heap
-  struct {
-    int64_t tv_sec, tv_nsec;
-  } ts{};                            // uring: the linked timeout (read at submit)
+  // Slot in the owning P's DeadlineHeap, or kNotInHeap.
+  static constexpr size_t kNotInHeap = static_cast<size_t>(-1);
+  size_t heap_index = kNotInHeap;
+  bool expired = false;  // uring: the deadline passed and a cancel went out
 };
 
 // Called by a backend, on its worker, when w's wait is over (w->res set):
