@@ -9,9 +9,9 @@
 //
 // Backends (one instance per P, created on its worker thread):
 //   uring — an io_uring ring (SINGLE_ISSUER | DEFER_TASKRUN | COOP_TASKRUN
-//           where the kernel has them); waits are POLL_ADD SQEs with a linked
-//           absolute timeout for the deadline, submitted in a batch when the
-//           worker next polls; file reads are IORING_OP_READ.
+//           where the kernel has them); waits are POLL_ADD SQEs submitted in
+//           a batch when the worker next polls, deadlines a per-P heap that
+//           cancels what expires; file reads are IORING_OP_READ.
 //   epoll — an epoll instance; waits are EPOLLONESHOT registrations and a
 //           per-P deadline heap.  Used where io_uring is unavailable (Docker's
 //           default seccomp profile, kernel.io_uring_disabled, old kernels).
