@@ -165,6 +165,11 @@ struct alignas(64) P {
   std::vector<Timer> timers;  // min-heap on (when, seq)
   std::uint64_t timer_seq = 0;
   std::atomic<std::int64_t> next_timer{INT64_MAX};
+  // When this P's worker, asleep in its poller, will wake by itself
+  // (INT64_MAX: not before it is woken; 0: not asleep).  A timer pushed on
+  // a busy P for an earlier time wakes it (see timer_push): otherwise nobody
+  // would run that timer while the busy P's goroutine never parks.
+  std::atomic<std::int64_t> sleep_until{0};
   std::atomic<std::size_t> ntimers{0};  // for stats
   std::vector<G*> gfree;      // G objects without stacks, for reuse
   std::vector<Stack> stacks;  // stack cache

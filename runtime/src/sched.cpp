@@ -509,11 +509,36 @@ void timers_changed(P* p) noexcept {
   p->ntimers.store(p->timers.size(), std::memory_order_relaxed);
 }
 
+void wake_sleeper_for(P* p, std::int64_t when) noexcept;
+
 void timer_push(P* p, std::int64_t when, G* g) {
-  std::lock_guard<SpinLock> l(p->timers_lock);
-  p->timers.push_back(Timer{when, p->timer_seq++, g});
-  std::push_heap(p->timers.begin(), p->timers.end(), TimerLater{});
-  timers_changed(p);
+  bool front;
+  {
+    std::lock_guard<SpinLock> l(p->timers_lock);
+    p->timers.push_back(Timer{when, p->timer_seq++, g});
+    std::push_heap(p->timers.begin(), p->timers.end(), TimerLater{});
+    front = p->timers.front().g == g;
+    timers_changed(p);
+  }
+  if (front) wake_sleeper_for(p, when);
+}
+
+// p's earliest timer is now `when`.  If p stays busy (a goroutine that never
+// parks), only an idle worker can run it, kTimerStealNs late (steal_timers);
+// make sure one will be awake by then (Go's wakeNetPoller).  Pairs with the
+// sleeper's publish-then-recheck in find_runnable: with sequentially
+// consistent atomics either we see its sleep_until or it sees our timer.
+void wake_sleeper_for(P* p, std::int64_t when) noexcept {
+  std::int64_t due = when + kTimerStealNs;
+  P* late = nullptr;
+  for (auto& v : sched.ps) {
+    if (v.get() == p) continue;
+    std::int64_t until = v->sleep_until.load();
+    if (until == 0) return;          // awake: it will see the timer
+    if (until <= due) return;        // will wake in time by itself
+    late = v.get();
+  }
+  if (late && late->poller) late->poller->wake();
 }
 
 // Readies every G on `from`'s heap whose time has come, in (when, seq) order,
@@ -821,14 +846,20 @@ G* find_runnable(P* p) {
       leave_idle(p);
       continue;
     }
+    // Publish how long we will sleep, then look at the timers again: a
+    // timer pushed meanwhile either sees sleep_until or is seen here.
     std::int64_t delay = next_timer_delay(p);
+    p->sleep_until.store(delay < 0 ? INT64_MAX : now_ns() + delay);
+    delay = next_timer_delay(p);
     if (p->hot_stacks > kHotStacks) {
       // Wake when the P has idled long enough to give stack pages back.
       std::int64_t left = idle_since + kScavengeNs - now_ns();
       if (left <= 0) scavenge_stacks(p);
       else delay = delay < 0 ? left : std::min(delay, left);
     }
+    p->sleep_until.store(delay < 0 ? INT64_MAX : now_ns() + delay);
     p->poller->poll(std::chrono::nanoseconds(delay));
+    p->sleep_until.store(0);
     leave_idle(p);
     steal_timers(p, now_ns());  // what woke us may be a busy P's timer
   }

@@ -31,6 +31,10 @@
 
 #include "internal.hpp"
 
+#if GORO_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
 #endif
@@ -92,7 +96,15 @@ Stack stack_new() {
 }
 
 void stack_free(Stack& s) noexcept {
-  if (s.lo) munmap(s.lo - page_size(), s.size + page_size());
+  if (s.lo) {
+#if GORO_ASAN
+    // ASan's shadow outlives the mapping: the frames' redzones left here would
+    // poison whatever the kernel maps at this address next (an io_uring ring
+    // of a later run() was reported as a stack-buffer-underflow).
+    __asan_unpoison_memory_region(s.lo, s.size);
+#endif
+    munmap(s.lo - page_size(), s.size + page_size());
+  }
   s = Stack{};
 }
 
