@@ -100,17 +100,10 @@ class UringPoller final : public Backend {
     return readied;
   }
 
-  void wake() override {
-    bump(counters().wakes);
-    uint64_t one = 1;
-    [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
-  }
+  void wake() override { signal_eventfd(wake_fd_); }
 
   int wait_fd(int fd, short events, Deadline d) override {
-    WaitRecord w;
-    w.g = goro::current_g();
-    w.fd = fd;
-    w.deadline = d;
+    WaitRecord w = goroutine_wait(fd, d);
     submit_poll(&w, events);
     bump(counters().parks);
     goro::park(goro::WaitReason::io_wait);
