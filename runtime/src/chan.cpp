@@ -95,14 +95,11 @@ bool ChanCore::send(void* src, bool block) {
     lock.unlock();
     return false;
   }
-  Parker parker;
-  Sudog sg;
-  sg.parker = &parker;
-  sg.elem = src;
-  sendq.push(&sg);
+  Waiter w(src);
+  sendq.push(&w.sg);
   check_invariants(*this);
-  parker.park(WaitReason::chan_send, lock);
-  if (!sg.success) throw_closed("send on closed channel");
+  w.parker.park(WaitReason::chan_send, lock);
+  if (!w.sg.success) throw_closed("send on closed channel");
   return true;
 }
 
@@ -122,13 +119,10 @@ bool ChanCore::recv(void* dst, bool block) {
     lock.unlock();
     return false;
   }
-  Parker parker;
-  Sudog sg;
-  sg.parker = &parker;
-  sg.elem = dst;
-  recvq.push(&sg);
+  Waiter w(dst);
+  recvq.push(&w.sg);
   check_invariants(*this);
-  parker.park(WaitReason::chan_receive, lock);
+  w.parker.park(WaitReason::chan_receive, lock);
   return true;  // sg.success false: closed, *dst empty
 }
 

@@ -477,7 +477,8 @@ void stop_spinning(P* p) noexcept {
 
 bool shaking(P* p) noexcept { return sched.shake.load(std::memory_order_relaxed) && (fastrand(p->rng) & 1); }
 
-void ready_on(P* p, G* g, bool next) noexcept {
+// waiting -> runnable, exactly once per park (a second ready aborts).
+void make_runnable(G* g) noexcept {
   GState expected = GState::waiting;
   if (!g->state.compare_exchange_strong(expected, GState::runnable)) {
     char buf[96];
@@ -485,6 +486,10 @@ void ready_on(P* p, G* g, bool next) noexcept {
                   static_cast<unsigned long long>(g->id.load()), to_string(expected));
     fatal(buf);
   }
+}
+
+void ready_on(P* p, G* g, bool next) noexcept {
+  make_runnable(g);
   if (next && shaking(p)) next = false;
   runq_put(p, g, next);
 }
@@ -1141,13 +1146,7 @@ void ready(G* g) {
     maybe_wakep(p);
     return;
   }
-  GState expected = GState::waiting;
-  if (!g->state.compare_exchange_strong(expected, GState::runnable)) {
-    char buf[96];
-    std::snprintf(buf, sizeof buf, "ready of goroutine %llu which is %s, not waiting",
-                  static_cast<unsigned long long>(g->id.load()), to_string(expected));
-    fatal(buf);
-  }
+  make_runnable(g);
   globq_put(g);
   wakep();
 }

@@ -32,11 +32,9 @@ void WaitGroup::wait() {
     lock_.unlock();
     return;
   }
-  detail::Parker parker;
-  detail::Sudog sg;
-  sg.parker = &parker;
-  waiters_.push(&sg);
-  parker.park(WaitReason::waitgroup, lock_);
+  detail::Waiter w;
+  waiters_.push(&w.sg);
+  w.parker.park(WaitReason::waitgroup, lock_);
 }
 
 void Mutex::lock() {
@@ -46,11 +44,9 @@ void Mutex::lock() {
     lock_.unlock();
     return;
   }
-  detail::Parker parker;
-  detail::Sudog sg;
-  sg.parker = &parker;
-  waiters_.push(&sg);
-  parker.park(WaitReason::mutex, lock_);
+  detail::Waiter w;
+  waiters_.push(&w.sg);
+  w.parker.park(WaitReason::mutex, lock_);
   // unlock() handed the mutex to us: locked_ is still true.
 }
 

@@ -85,6 +85,19 @@ struct Sudog {
   bool success = false;        // true: value transferred; false: channel closed
 };
 
+// A single wait: the Parker and its queue node, on the waiting goroutine's
+// (or thread's) stack.  Queue `sg`, then `parker.park(...)`.
+struct Waiter {
+  Parker parker;
+  Sudog sg;
+  explicit Waiter(void* elem = nullptr) noexcept {
+    sg.parker = &parker;
+    sg.elem = elem;
+  }
+  Waiter(const Waiter&) = delete;
+  Waiter& operator=(const Waiter&) = delete;
+};
+
 // Shared by the sudogs of one select: the first channel to CAS `done` from -1
 // to its case index wins; the others skip the sudog.
 struct SelectState {
