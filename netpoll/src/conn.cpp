@@ -140,11 +140,11 @@ bool Conn::when_readable(Deadline d, const Interrupt* intr, Callback* cb) {
       // Already shutting down: complete now, as the interrupt would have.
       cb->wait_.res = -ECANCELED;
       cb->intr_ = nullptr;
-      cb->on_ready(-ECANCELED);
+      cb->on_ready(-ECANCELED, {});
       return true;
     }
   }
-  b->wait_fd_async(&cb->wait_, POLLIN);
+  b->read_async(&cb->wait_);
   return true;
 }
 

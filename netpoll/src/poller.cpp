@@ -1,5 +1,7 @@
 #include "goro/net/poller.hpp"
 
+#include <poll.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -46,7 +48,8 @@ std::function<std::unique_ptr<goro::Poller>(int)> poller_factory(PollerKind kind
 PollerStats poller_stats() {
   auto& c = detail::counters();
   auto ld = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
-  return {ld(c.submissions), ld(c.completions), ld(c.parks), ld(c.timeouts), ld(c.wakes)};
+  return {ld(c.submissions), ld(c.completions), ld(c.parks),        ld(c.timeouts),
+          ld(c.wakes),       ld(c.recv_buffered), ld(c.recv_nobufs)};
 }
 
 namespace detail {
@@ -64,8 +67,10 @@ void complete(WaitRecord* w) {
     cb->intr_->withdraw(&cb->enrollment_);
     if (cb->intr_->fired()) res = -ECANCELED;
   }
-  cb->on_ready(res);
+  cb->on_ready(res, w->data);
 }
+
+void Backend::read_async(WaitRecord* w) { wait_fd_async(w, POLLIN); }
 
 Backend* current_backend() noexcept {
   if (!goro::in_goroutine()) return nullptr;

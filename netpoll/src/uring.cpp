@@ -13,6 +13,17 @@
 // ready() safe.  The runtime polls at least every 61st schedule, so a busy P
 // still submits.
 //
+// An idle connection's wait (read_async, behind Conn::when_readable) is not
+// a POLL_ADD but a RECV with IOSQE_BUFFER_SELECT: the kernel takes a buffer
+// from this P's provided-buffer ring only when bytes arrive, so the CQE
+// brings the request (one syscall fewer per request than POLL_ADD + recv)
+// and an idle connection pins no buffer.  The callback copies what it keeps
+// and the buffer goes back to the ring at once, on this worker (the ring's
+// only producer).  When the ring is empty (more connections woke in one
+// poll than it has buffers) the RECV fails with -ENOBUFS; that is reported
+// as plain readiness and the session reads with recv(2).  Kernels without
+// buffer rings (< 5.19) get POLL_ADD for these waits too.
+//
 // Ordering contracts:
 //   * a WaitRecord may be freed (its goroutine resumed, its Callback run)
 //     once its own CQE is reaped; it leaves the heap then;
@@ -20,6 +31,7 @@
 #include <liburing.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -27,6 +39,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "backend_impl.hpp"
 #include "deadline_heap.hpp"
@@ -47,6 +60,14 @@ constexpr unsigned kRingEntries = 1024;
 // 150-330 ms for hello at 500 connections on one P.  With 64: p99 12 ms;
 // with 128: 49 ms (Go's netpoll takes at most 128 events per epoll_wait).
 constexpr unsigned kMaxReap = 64;
+
+// The provided-buffer ring: kBufCount buffers of kBufSize per P (512 KiB of
+// address space, touched as used).  4 KiB holds any ordinary request; a
+// longer one reads the rest with recv(2).  128 buffers cover two full reaps;
+// a burst beyond that costs a recv(2) each, not an error.
+constexpr unsigned kBufCount = 128;  // a power of two (the ring's mask)
+constexpr unsigned kBufSize = 4096;
+constexpr unsigned short kBufGroup = 0;
 
 constexpr uint64_t kIgnore = 0;  // cancel requests: their CQE means nothing
 constexpr uint64_t kWake = 1;    // the eventfd read that wake() completes
@@ -78,6 +99,42 @@ class UringPoller final : public Backend {
   ~UringPoller() override {
     io_uring_queue_exit(&ring_);
     ::close(wake_fd_);
+    if (bufs_) ::munmap(bufs_, kBufCount * kBufSize);
+    if (br_) ::munmap(br_, kBufCount * sizeof(io_uring_buf));
+  }
+
+  // Registers the provided-buffer ring (liburing 2.3 has no
+  // io_uring_setup_buf_ring, so by hand).  False, with the reason, if the
+  // kernel has none; read_async then uses POLL_ADD.
+  bool setup_buffers(std::string* why) {
+    void* ring = ::mmap(nullptr, kBufCount * sizeof(io_uring_buf), PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void* bufs = ::mmap(nullptr, kBufCount * kBufSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (ring == MAP_FAILED || bufs == MAP_FAILED) {
+      if (ring != MAP_FAILED) ::munmap(ring, kBufCount * sizeof(io_uring_buf));
+      if (bufs != MAP_FAILED) ::munmap(bufs, kBufCount * kBufSize);
+      *why = "mmap failed";
+      return false;
+    }
+    io_uring_buf_reg reg{};
+    reg.ring_addr = reinterpret_cast<uintptr_t>(ring);
+    reg.ring_entries = kBufCount;
+    reg.bgid = kBufGroup;
+    if (int r = io_uring_register_buf_ring(&ring_, &reg, 0); r < 0) {
+      ::munmap(ring, kBufCount * sizeof(io_uring_buf));
+      ::munmap(bufs, kBufCount * kBufSize);
+      *why = std::string("no provided buffers: ") + std::strerror(-r);
+      return false;
+    }
+    br_ = static_cast<io_uring_buf_ring*>(ring);
+    bufs_ = static_cast<char*>(bufs);
+    io_uring_buf_ring_init(br_);
+    for (unsigned i = 0; i < kBufCount; i++)
+      io_uring_buf_ring_add(br_, bufs_ + i * kBufSize, kBufSize, static_cast<unsigned short>(i),
+                            io_uring_buf_ring_mask(kBufCount), static_cast<int>(i));
+    io_uring_buf_ring_advance(br_, kBufCount);
+    *why = "provided buffers";
+    return true;
   }
 
   int poll(std::chrono::nanoseconds timeout) override {
@@ -111,6 +168,17 @@ class UringPoller final : public Backend {
   }
 
   void wait_fd_async(WaitRecord* w, short events) override { submit_poll(w, events); }
+
+  void read_async(WaitRecord* w) override {
+    if (!br_) return submit_poll(w, POLLIN);
+    w->buffered = true;
+    io_uring_sqe* sqe = get_sqes(1);
+    io_uring_prep_recv(sqe, w->fd, nullptr, kBufSize, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = kBufGroup;
+    io_uring_sqe_set_data64(sqe, reinterpret_cast<uintptr_t>(w));
+    if (w->deadline != kNoDeadline) deadlines_.push(w);
+  }
 
   ssize_t pread(int fd, void* buf, size_t len, uint64_t offset) override {
     WaitRecord w;
@@ -191,10 +259,14 @@ class UringPoller final : public Backend {
       }
       auto* w = reinterpret_cast<WaitRecord*>(data);
       deadlines_.remove(w);
-      // Callbacks only ever wait for polls; goroutines map their own result.
+      ++readied;
+      if (w->buffered) {
+        complete_recv(w, cqe);
+        continue;
+      }
+      // Callbacks wait for polls; goroutines map their own result.
       w->res = w->cb ? poll_result(w, cqe->res) : cqe->res;
       complete(w);
-      ++readied;
     }
     io_uring_cq_advance(&ring_, seen);
     bump(counters().completions, seen);
@@ -202,7 +274,30 @@ class UringPoller final : public Backend {
     return readied;
   }
 
+  // A read_async RECV ended: bytes (lent to the callback, then the buffer
+  // goes straight back to the ring), EOF or no buffer (plain readiness: the
+  // reader finds out), or the deadline/an error.
+  void complete_recv(WaitRecord* w, const io_uring_cqe* cqe) {
+    int res = cqe->res;
+    if (res > 0 && (cqe->flags & IORING_CQE_F_BUFFER)) {
+      auto bid = static_cast<unsigned short>(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+      char* buf = bufs_ + static_cast<size_t>(bid) * kBufSize;
+      w->data = {buf, static_cast<size_t>(res)};
+      w->res = 0;
+      bump(counters().recv_buffered);
+      complete(w);  // w may be gone now
+      io_uring_buf_ring_add(br_, buf, kBufSize, bid, io_uring_buf_ring_mask(kBufCount), 0);
+      io_uring_buf_ring_advance(br_, 1);
+      return;
+    }
+    if (res == -ENOBUFS) bump(counters().recv_nobufs);
+    w->res = res >= 0 || res == -ENOBUFS ? 0 : poll_result(w, res);
+    complete(w);
+  }
+
   io_uring ring_;
+  io_uring_buf_ring* br_ = nullptr;
+  char* bufs_ = nullptr;
   DeadlineHeap deadlines_;
   int wake_fd_ = -1;
   uint64_t wake_buf_ = 0;
@@ -228,8 +323,11 @@ std::unique_ptr<goro::Poller> make_uring_poller(std::string* detail) {
     p.flags = t.flags;
     err = io_uring_queue_init_params(kRingEntries, &ring, &p);
     if (err == 0) {
-      if (detail) *detail = std::string("io_uring (") + t.name + ")";
-      return std::make_unique<UringPoller>(ring);
+      auto poller = std::make_unique<UringPoller>(ring);
+      std::string bufs;
+      poller->setup_buffers(&bufs);
+      if (detail) *detail = std::string("io_uring (") + t.name + "; " + bufs + ")";
+      return poller;
     }
     if (err != -EINVAL) break;  // EPERM/ENOSYS: no flag will help
   }

@@ -129,6 +129,11 @@ struct alignas(64) P {
   // ---- run queue: head written by owner and thieves (CAS), tail by owner only
   alignas(64) std::atomic<std::uint32_t> runq_head{0};
   alignas(64) std::atomic<std::uint32_t> runq_tail{0};
+  // When the ring was first seen non-empty since it last was empty (steady
+  // ns, or kUnstamped; set to kUnstamped by the owner's put into an empty
+  // ring, stamped by the first look): roughly how long its oldest G has
+  // waited.  Work is shared with other Ps once it is kShareDelayNs old.
+  std::atomic<std::int64_t> backlog_since{0};
   std::atomic<G*> runq[kRunqSize];
   // Owner puts and takes (atomic exchange); a thief takes it only when the
   // owner's G has run for kRunnextGraceNs without a schedule (see sched.cpp).
@@ -157,6 +162,14 @@ struct alignas(64) P {
   // occupied, and at which victim schedtick.
   std::vector<std::pair<std::uint32_t, std::int64_t>> runnext_seen;
   bool spinning = false;
+  // When this P last woke from sleep, and how many goroutines it has run
+  // since (see rehome()).
+  std::int64_t woke_at = 0;
+  std::uint32_t runs_since_wake = 0;
+  // Gs other Ps moved here (rehome); guarded by sched.lock.  inbox_n
+  // mirrors its size for a lock-free look.
+  std::vector<G*> inbox;
+  std::atomic<std::uint32_t> inbox_n{0};
   // ---- timers: the heap is guarded by timers_lock (the owner pushes and
   // runs them; an idle worker may run them when the owner is busy);
   // next_timer mirrors the earliest `when` (INT64_MAX: none) for lock-free

@@ -180,9 +180,9 @@ Response debug_vars(const Request&, const Context& ctx) {
     net::PollerStats ps = net::poller_stats();
     fmt::format_to(out,
                    "]}}, \"netpoll\": {{\"backend\": \"{}\", \"submissions\": {}, \"completions\": {}, "
-                   "\"parks\": {}, \"timeouts\": {}, \"wakes\": {}}}",
+                   "\"parks\": {}, \"timeouts\": {}, \"wakes\": {}, \"recv_buffered\": {}, \"recv_nobufs\": {}}}",
                    net::to_string(ctx.config.poller == net::PollerKind::automatic ? ctx.poller : ctx.config.poller),
-                   ps.submissions, ps.completions, ps.parks, ps.timeouts, ps.wakes);
+                   ps.submissions, ps.completions, ps.parks, ps.timeouts, ps.wakes, ps.recv_buffered, ps.recv_nobufs);
   }
   fmt::format_to(out, "}}\n");
   Response r = Response::text(200, fmt::to_string(b));
@@ -227,6 +227,10 @@ Response metrics(const Request&, const Context& ctx) {
     metric("netpoll_submissions_total", "counter", "I/O waits submitted to the poller.", ps.submissions);
     metric("netpoll_completions_total", "counter", "Completions reaped by the poller.", ps.completions);
     metric("netpoll_timeouts_total", "counter", "I/O waits ended by their deadline.", ps.timeouts);
+    metric("netpoll_recv_buffered_total", "counter", "Idle waits whose completion brought the bytes (io_uring).",
+           ps.recv_buffered);
+    metric("netpoll_recv_nobufs_total", "counter", "Idle waits that found the buffer ring empty and fell back to recv.",
+           ps.recv_nobufs);
   }
   Response r = Response::text(200, fmt::to_string(b));
   r.content_type = "text/plain; version=0.0.4";

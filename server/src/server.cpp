@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <spdlog/spdlog.h>
 #include <stdexcept>
@@ -234,8 +235,15 @@ void Server::park_session(Session* s) {
 }
 
 // On the worker that reaped the wait: never blocks, only spawns.
-void Server::Session::on_ready(int res) {
+void Server::Session::on_ready(int res, std::span<const char> data) {
   Server* srv = server;
+  if (!data.empty()) {
+    // The poller's buffer is lent for this call only.  The bytes are the
+    // client's even when shutdown began meanwhile (-ECANCELED): serve them.
+    buf = std::make_unique_for_overwrite<char[]>(data.size());
+    buffered = data.size();
+    std::memcpy(buf.get(), data.data(), buffered);
+  }
   if (res == -ETIMEDOUT) srv->metrics_.timeouts.fetch_add(1, std::memory_order_relaxed);
   if (res < 0 && res != -ECANCELED) {
     // Idle too long (or the socket failed): close without a word.
@@ -251,9 +259,21 @@ void Server::Session::on_ready(int res) {
 }
 
 void Server::run_session(Session* s) {
-  ConnEnd end = serve_connection(*s->conn, env_, {.detach_when_idle = true, .resumed = true, .first = s->first});
+  ConnEnd end = serve_connection(*s->conn, env_,
+                                 {.detach_when_idle = true,
+                                  .resumed = true,
+                                  .first = s->first,
+                                  .buf = std::move(s->buf),
+                                  .buffered = std::exchange(s->buffered, 0)});
   s->first = false;
-  if (end == ConnEnd::idle) return park_session(s);
+  if (end == ConnEnd::idle) {
+    // Arm the idle wait on a busy P's poller if this P only woke for a few
+    // requests: connections gather where the polling happens anyway, and
+    // an underused P sleeps instead of waking (and taking a CPU from
+    // whoever else runs here) for every other request.
+    goro::rehome();
+    return park_session(s);
+  }
   std::unique_ptr<Session> owned(s);
   release(std::move(owned->conn));
 }

@@ -497,6 +497,13 @@ TEST_CASE("/metrics speaks Prometheus text and counts requests") {
   if (goro::test::test_mode() == "goroutine") {
     CHECK(r->body.find("goro_goroutines ") != std::string::npos);
     CHECK(r->body.find("goro_netpoll_completions_total ") != std::string::npos);
+    // On io_uring with a buffer ring, requests after the first on a
+    // connection arrive with their completion (no recv); on epoll never.
+    auto at_buf = r->body.find("\ngoro_netpoll_recv_buffered_total ");
+    REQUIRE(at_buf != std::string::npos);
+    long buffered = std::stol(r->body.substr(at_buf + 34));
+    if (srv.log().find("provided buffers") != std::string::npos) CHECK(buffered >= 3);
+    else CHECK(buffered == 0);
   }
 }
 

@@ -143,7 +143,9 @@ TEST_CASE("migration: a goroutine resumed on another worker sees that worker") {
             }
           }
           goro::yield();
-          if (patience % 100 == 99) goro::sleep_for(10us);  // let the other worker steal
+          // Keep this worker's queue busy for a while: queued work is shared
+          // (stolen) only once it has waited kShareDelayNs (sched.cpp).
+          if (patience % 100 == 99) burn(20us);
         }
         readiers.done();
       });
@@ -174,6 +176,59 @@ bool publish(goro::G* g, void* slot) {
   return true;
 }
 }  // namespace
+
+TEST_CASE("rehome: a goroutine on a P that only just woke moves to the running P") {
+  // One goroutine keeps a worker running.  Another parks and is readied by
+  // an OS thread, which wakes the idle worker for it: on that worker it has
+  // only nibbled, and rehome() moves it to the running one.  (If the running
+  // worker picked it up instead, rehome() must keep it where it is.)
+  constexpr int kRounds = 50;
+  std::atomic<int> moved{0}, wrong{0};
+  std::atomic<bool> stop{false};
+  goro::run([&] {
+    goro::WaitGroup wg;
+    wg.add(2);
+    goro::go([&] {
+      while (!stop.load()) {
+        burn(300us);
+        goro::yield();
+      }
+      wg.done();
+    });
+    goro::go([&] {
+      for (int k = 0; k < kRounds; k++) {
+        Slot slot;
+        std::thread waker([&] {
+          while (!slot.g.load()) std::this_thread::sleep_for(100us);
+          goro::ready(slot.g.load());
+        });
+        goro::park(goro::WaitReason::io_wait, publish, &slot);
+        waker.join();
+        int before = goro::current_worker();
+        bool r = goro::rehome();
+        int after = goro::current_worker();
+        if (after != worker_from_thread_name() || r != (before != after)) wrong++;
+        if (r) moved++;
+        goro::sleep_for(2ms);  // let the other worker fall asleep again
+      }
+      stop = true;
+      wg.done();
+    });
+    wg.wait();
+  }, {.procs = 2});
+  CHECK(wrong.load() == 0);
+  CHECK(moved.load() > 0);
+  MESSAGE("moved " << moved.load() << " of " << kRounds);
+}
+
+TEST_CASE("rehome: with one P there is nowhere to go") {
+  goro::run([] {
+    for (int k = 0; k < 10; k++) {
+      goro::sleep_for(1ms);  // wakes the P, as a poller completion would
+      CHECK_FALSE(goro::rehome());
+    }
+  }, {.procs = 1});
+}
 
 TEST_CASE("no lost wakeup in park/ready under a storm of cross-P readies") {
   // 64 sleepers park 500 times each; 4 readier goroutines and 2 OS threads

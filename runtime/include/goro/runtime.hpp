@@ -38,6 +38,7 @@ enum class WaitReason : std::uint8_t {
   mutex,
   waitgroup,
   blocking_call,
+  migrating,  // rehome(): on its way to a busier P
 };
 const char* to_string(WaitReason r) noexcept;
 
@@ -100,6 +101,14 @@ std::uint64_t goroutine_id(const G* g) noexcept;
 
 // Lets other goroutines run; returns at once outside a goroutine.
 void yield();
+
+// Consolidation, for a goroutine about to arm a long wait on this P's
+// poller (a server's idle connection): if this P woke from sleep only for a
+// few goroutines while another P is running, the caller moves to that P
+// (returns true, running there) so the wait lands on a poller that is
+// polled anyway and this P can stay asleep.  Otherwise returns false at
+// once.  See "Sharing work" in sched.cpp.
+bool rehome();
 
 // Parks the calling goroutine (which must be one) with reason `r`.  Once the
 // goroutine's context is saved, `unlock(g, arg)` runs on the worker thread:

@@ -55,6 +55,8 @@ class Conn {
   // when `intr` fires (-ECANCELED).  This is how an idle connection costs
   // no stack.  Call from a goroutine; returns false (and arms nothing) on an
   // OS thread.  cb must stay alive, and the connection open, until on_ready.
+  // On io_uring the poller reads the first bytes itself, into a buffer it
+  // lends only for the call (see Callback::on_ready).
   bool when_readable(Deadline d, const Interrupt* intr, Callback* cb);
 
   // Writes every byte of every buffer; handles short writes.  0 or -errno.

@@ -11,7 +11,11 @@
 //   uring — an io_uring ring (SINGLE_ISSUER | DEFER_TASKRUN | COOP_TASKRUN
 //           where the kernel has them); waits are POLL_ADD SQEs submitted in
 //           a batch when the worker next polls, deadlines a per-P heap that
-//           cancels what expires; file reads are IORING_OP_READ.
+//           cancels what expires; file reads are IORING_OP_READ.  An idle
+//           connection's wait (Conn::when_readable) is a RECV that takes a
+//           buffer from the P's provided-buffer ring only when bytes arrive,
+//           so the wake-up brings the request with it (no recv syscall) and
+//           an idle connection still pins no buffer.
 //   epoll — an epoll instance; waits are EPOLLONESHOT registrations and a
 //           per-P deadline heap.  Used where io_uring is unavailable (Docker's
 //           default seccomp profile, kernel.io_uring_disabled, old kernels).
@@ -22,6 +26,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "goro/net/deadline.hpp"
@@ -56,6 +61,8 @@ struct PollerStats {
   uint64_t parks = 0;        // goroutines parked in wait_fd
   uint64_t timeouts = 0;     // waits ended by their deadline
   uint64_t wakes = 0;        // wake() calls that had to signal
+  uint64_t recv_buffered = 0;  // idle waits that arrived with their bytes (uring)
+  uint64_t recv_nobufs = 0;    // ... that found the buffer ring empty: a plain recv follows
 };
 PollerStats poller_stats();
 
@@ -75,7 +82,11 @@ struct WaitRecord {
   // Slot in the owning P's DeadlineHeap, or kNotInHeap.
   static constexpr size_t kNotInHeap = static_cast<size_t>(-1);
   size_t heap_index = kNotInHeap;
-  bool expired = false;  // uring: the deadline passed and a cancel went out
+  bool expired = false;   // uring: the deadline passed and a cancel went out
+  bool buffered = false;  // uring: a RECV into the provided-buffer ring, not a POLL_ADD
+  // Bytes the backend already read for a read_async wait; valid only while
+  // complete() runs.
+  std::span<const char> data;
 };
 
 // Called by a backend, on its worker, when w's wait is over (w->res set):
@@ -89,8 +100,11 @@ void complete(WaitRecord* w);
 // must not block or park; it typically spawns one (goro::go).
 struct Callback {
   // res: 0 when readable, -ETIMEDOUT at the deadline, -ECANCELED when the
-  // interrupt fired, or another -errno.
-  virtual void on_ready(int res) = 0;
+  // interrupt fired, or another -errno.  `data`: the first bytes, when the
+  // poller read them itself (io_uring); valid only during the call — copy
+  // what you keep.  Empty data with res == 0 means "read them yourself"
+  // (there may be bytes, or EOF, or an error for read() to report).
+  virtual void on_ready(int res, std::span<const char> data) = 0;
 
   virtual ~Callback() = default;
 
@@ -117,6 +131,9 @@ class Backend : public goro::Poller {
   // worker.  w->fd and w->deadline are set by the caller.  Called from a
   // goroutine on this backend's worker; returns at once.
   virtual void wait_fd_async(WaitRecord* w, short events) = 0;
+  // Like wait_fd_async(w, POLLIN), but the backend may read the first bytes
+  // itself and hand them to on_ready (w->data).
+  virtual void read_async(WaitRecord* w);
 };
 
 // The calling goroutine's backend, or nullptr on an OS thread (or under a

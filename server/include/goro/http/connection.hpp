@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <memory>
 
 #include "goro/http/access_log.hpp"
 #include "goro/http/config.hpp"
@@ -56,6 +57,11 @@ struct ServeOptions {
   // once.  `first` says whether no request has been served on it yet.
   bool resumed = false;
   bool first = true;
+  // Bytes already read from the connection (the poller's read, goroutine
+  // mode on io_uring), served before anything is read: buf holds exactly
+  // `buffered` bytes.
+  std::unique_ptr<char[]> buf;
+  size_t buffered = 0;
 };
 
 // Serves `conn` until it closes, fails, times out, or (with

@@ -65,7 +65,9 @@ class Server {
     Server* server;
     std::unique_ptr<net::Conn> conn;
     bool first = true;
-    void on_ready(int res) override;
+    std::unique_ptr<char[]> buf;  // bytes the poller read (io_uring), until a goroutine takes them
+    size_t buffered = 0;
+    void on_ready(int res, std::span<const char> data) override;
   };
   void park_session(Session* s);
   void run_session(Session* s);
