@@ -8,8 +8,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <mutex>
+#include <utility>
 
 #include "goro/net/interrupt.hpp"
+#include "goro/net/poller.hpp"
+#include "goro/runtime.hpp"
 #include "wait.hpp"
 
 namespace goro::net {
@@ -45,14 +49,71 @@ int Listener::listen(const std::string& host, int port, int backlog, const char*
   return 0;
 }
 
+namespace {
+
+Conn accepted(int fd) {
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return Conn(fd);
+}
+
+// park()'s unlock for a goroutine waiting on the queue: publish, then let
+// the completions in.
+bool wait_in_queue(goro::G* g, void* arg) {
+  auto* q = static_cast<detail::AcceptQueue*>(arg);
+  q->waiter = g;
+  q->lock.unlock();
+  return true;
+}
+
+}  // namespace
+
+namespace detail {
+
+void accept_completed(AcceptQueue* q, int res, bool more) {
+  goro::G* waiter;
+  bool last_of_orphan = false;
+  {
+    std::lock_guard<goro::detail::SpinLock> l(q->lock);
+    if (res >= 0) {
+      if (q->orphaned) ::close(res);
+      else q->fds.push_back(res);
+    } else if (res != -ECONNABORTED) {
+      q->error = res;  // the multishot has ended (EMFILE, or the interrupt's shutdown)
+    }
+    if (!more) {
+      q->armed = false;
+      last_of_orphan = q->orphaned;
+    }
+    waiter = std::exchange(q->waiter, nullptr);
+  }
+  if (waiter) goro::ready(waiter);
+  if (last_of_orphan) delete q;
+}
+
+void accept_disarmed(AcceptQueue* q) {
+  bool orphaned;
+  {
+    std::lock_guard<goro::detail::SpinLock> l(q->lock);
+    q->armed = false;
+    orphaned = q->orphaned;
+  }
+  if (orphaned) delete q;
+}
+
+}  // namespace detail
+
 int Listener::accept(Conn& out, const Interrupt* intr) {
   for (;;) {
     if (intr && intr->fired()) return -ECANCELED;
+    if (multishot_ && detail::current_backend()) {
+      int r = accept_multishot(out, intr);
+      if (r != -EOPNOTSUPP) return r;
+      multishot_ = false;  // this backend has none: accept4 from now on
+    }
     int fd = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
-      int one = 1;
-      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      out = Conn(fd);
+      out = accepted(fd);
       return 0;
     }
     if (errno == EINTR || errno == ECONNABORTED) continue;
@@ -62,7 +123,63 @@ int Listener::accept(Conn& out, const Interrupt* intr) {
   }
 }
 
+// One connection from the multishot accept (arming it if it is not), or
+// -EOPNOTSUPP if the backend has no multishot accept.
+int Listener::accept_multishot(Conn& out, const Interrupt* intr) {
+  if (!queue_) queue_ = new detail::AcceptQueue(fd_);
+  detail::AcceptQueue* q = queue_;
+  for (;;) {
+    if (intr && intr->fired()) return -ECANCELED;
+    q->lock.lock();
+    if (!q->fds.empty()) {
+      int fd = q->fds.front();
+      q->fds.pop_front();
+      q->lock.unlock();
+      out = accepted(fd);
+      return 0;
+    }
+    if (int e = std::exchange(q->error, 0); e != 0) {
+      q->lock.unlock();
+      return e;  // the next call arms a new multishot
+    }
+    if (!q->armed) {
+      q->armed = true;
+      q->lock.unlock();
+      if (!detail::current_backend()->arm_accept(q)) {
+        std::lock_guard<goro::detail::SpinLock> l(q->lock);
+        q->armed = false;
+        return -EOPNOTSUPP;
+      }
+      continue;
+    }
+    // Wait for the next completion, reachable by the interrupt (it shuts
+    // the listening socket down, which ends the multishot with an error).
+    Interrupt::Enrollment e{fd_};
+    if (intr && !intr->enroll(&e)) {
+      q->lock.unlock();
+      return -ECANCELED;
+    }
+    goro::park(goro::WaitReason::io_wait, wait_in_queue, q);
+    if (intr) intr->withdraw(&e);
+  }
+}
+
 void Listener::close() {
+  if (queue_) {
+    bool armed;
+    {
+      std::lock_guard<goro::detail::SpinLock> l(queue_->lock);
+      for (int fd : queue_->fds) ::close(fd);
+      queue_->fds.clear();
+      armed = queue_->armed;
+      queue_->orphaned = armed;
+    }
+    // An armed ACCEPT still points at the queue: shutting the socket down
+    // ends it, and its last completion frees the queue.
+    if (armed) ::shutdown(fd_, SHUT_RDWR);
+    else delete queue_;
+    queue_ = nullptr;
+  }
   if (fd_ >= 0) {
     ::close(fd_);
     fd_ = -1;

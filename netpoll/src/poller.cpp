@@ -49,7 +49,7 @@ PollerStats poller_stats() {
   auto& c = detail::counters();
   auto ld = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
   return {ld(c.submissions), ld(c.completions), ld(c.parks),        ld(c.timeouts),
-          ld(c.wakes),       ld(c.recv_buffered), ld(c.recv_nobufs)};
+          ld(c.wakes),       ld(c.recv_buffered), ld(c.recv_nobufs), ld(c.accepts_multishot)};
 }
 
 namespace detail {
@@ -71,6 +71,7 @@ void complete(WaitRecord* w) {
 }
 
 void Backend::read_async(WaitRecord* w) { wait_fd_async(w, POLLIN); }
+bool Backend::arm_accept(AcceptQueue*) { return false; }
 
 Backend* current_backend() noexcept {
   if (!goro::in_goroutine()) return nullptr;

@@ -9,7 +9,7 @@ namespace goro::net::detail {
 
 struct Counters {
   std::atomic<uint64_t> submissions{0}, completions{0}, parks{0}, timeouts{0}, wakes{0};
-  std::atomic<uint64_t> recv_buffered{0}, recv_nobufs{0};
+  std::atomic<uint64_t> recv_buffered{0}, recv_nobufs{0}, accepts_multishot{0};
 };
 Counters& counters();
 

@@ -24,6 +24,10 @@
 // as plain readiness and the session reads with recv(2).  Kernels without
 // buffer rings (< 5.19) get POLL_ADD for these waits too.
 //
+// Listener::accept arms one multishot ACCEPT per listener (on the ring of
+// the P where it first waits); each CQE is a connection, queued in the
+// listener's AcceptQueue for whichever goroutine accepts next.
+//
 // Ordering contracts:
 //   * a WaitRecord may be freed (its goroutine resumed, its Callback run)
 //     once its own CQE is reaped; it leaves the heap then;
@@ -40,6 +44,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "backend_impl.hpp"
 #include "deadline_heap.hpp"
@@ -98,6 +103,8 @@ class UringPoller final : public Backend {
   }
   ~UringPoller() override {
     io_uring_queue_exit(&ring_);
+    // ACCEPTs still armed will never complete now.
+    for (AcceptQueue* q : accepts_) accept_disarmed(q);
     ::close(wake_fd_);
     if (bufs_) ::munmap(bufs_, kBufCount * kBufSize);
     if (br_) ::munmap(br_, kBufCount * sizeof(io_uring_buf));
@@ -168,6 +175,14 @@ class UringPoller final : public Backend {
   }
 
   void wait_fd_async(WaitRecord* w, short events) override { submit_poll(w, events); }
+
+  bool arm_accept(AcceptQueue* q) override {
+    io_uring_sqe* sqe = get_sqes(1);
+    io_uring_prep_multishot_accept(sqe, q->fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, reinterpret_cast<uintptr_t>(&q->wait));
+    accepts_.push_back(q);
+    return true;
+  }
 
   void read_async(WaitRecord* w) override {
     if (!br_) return submit_poll(w, POLLIN);
@@ -258,6 +273,14 @@ class UringPoller final : public Backend {
         continue;
       }
       auto* w = reinterpret_cast<WaitRecord*>(data);
+      if (w->accept) {
+        bool more = cqe->flags & IORING_CQE_F_MORE;
+        if (cqe->res >= 0) bump(counters().accepts_multishot);
+        if (!more) std::erase(accepts_, w->accept);
+        accept_completed(w->accept, cqe->res, more);
+        ++readied;
+        continue;
+      }
       deadlines_.remove(w);
       ++readied;
       if (w->buffered) {
@@ -296,6 +319,7 @@ class UringPoller final : public Backend {
   }
 
   io_uring ring_;
+  std::vector<AcceptQueue*> accepts_;  // multishot ACCEPTs armed here
   io_uring_buf_ring* br_ = nullptr;
   char* bufs_ = nullptr;
   DeadlineHeap deadlines_;

@@ -180,9 +180,11 @@ Response debug_vars(const Request&, const Context& ctx) {
     net::PollerStats ps = net::poller_stats();
     fmt::format_to(out,
                    "]}}, \"netpoll\": {{\"backend\": \"{}\", \"submissions\": {}, \"completions\": {}, "
-                   "\"parks\": {}, \"timeouts\": {}, \"wakes\": {}, \"recv_buffered\": {}, \"recv_nobufs\": {}}}",
+                   "\"parks\": {}, \"timeouts\": {}, \"wakes\": {}, \"recv_buffered\": {}, \"recv_nobufs\": {}, "
+                   "\"accepts_multishot\": {}}}",
                    net::to_string(ctx.config.poller == net::PollerKind::automatic ? ctx.poller : ctx.config.poller),
-                   ps.submissions, ps.completions, ps.parks, ps.timeouts, ps.wakes, ps.recv_buffered, ps.recv_nobufs);
+                   ps.submissions, ps.completions, ps.parks, ps.timeouts, ps.wakes, ps.recv_buffered, ps.recv_nobufs,
+                   ps.accepts_multishot);
   }
   fmt::format_to(out, "}}\n");
   Response r = Response::text(200, fmt::to_string(b));
@@ -231,6 +233,8 @@ Response metrics(const Request&, const Context& ctx) {
            ps.recv_buffered);
     metric("netpoll_recv_nobufs_total", "counter", "Idle waits that found the buffer ring empty and fell back to recv.",
            ps.recv_nobufs);
+    metric("netpoll_accepts_multishot_total", "counter", "Connections delivered by a multishot accept (io_uring).",
+           ps.accepts_multishot);
   }
   Response r = Response::text(200, fmt::to_string(b));
   r.content_type = "text/plain; version=0.0.4";

@@ -9,11 +9,17 @@
 namespace goro::net {
 
 class Interrupt;
+namespace detail {
+struct AcceptQueue;
+}
 
 class Listener {
  public:
   Listener() = default;
-  Listener(Listener&& o) noexcept : fd_(o.fd_), port_(o.port_) { o.fd_ = -1; }
+  Listener(Listener&& o) noexcept : fd_(o.fd_), port_(o.port_), queue_(o.queue_), multishot_(o.multishot_) {
+    o.fd_ = -1;
+    o.queue_ = nullptr;
+  }
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
   ~Listener() { close(); }
@@ -24,7 +30,9 @@ class Listener {
   int listen(const std::string& host, int port, int backlog, const char** what);
 
   // Waits for a connection.  Returns 0 and fills `out` (non-blocking, no
-  // Nagle), -ECANCELED when `intr` fires, or -errno (EMFILE, ...).
+  // Nagle), -ECANCELED when `intr` fires, or -errno (EMFILE, ...).  In a
+  // goroutine on io_uring this takes connections from one multishot ACCEPT
+  // (no syscall per connection); elsewhere accept4 and a readiness wait.
   int accept(Conn& out, const Interrupt* intr);
 
   int port() const { return port_; }
@@ -32,8 +40,12 @@ class Listener {
   void close();
 
  private:
+  int accept_multishot(Conn& out, const Interrupt* intr);
+
   int fd_ = -1;
   int port_ = 0;
+  detail::AcceptQueue* queue_ = nullptr;  // the multishot's, once armed
+  bool multishot_ = true;                 // until a backend says it has none
 };
 
 }  // namespace goro::net

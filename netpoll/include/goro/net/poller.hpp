@@ -15,7 +15,8 @@
 //           connection's wait (Conn::when_readable) is a RECV that takes a
 //           buffer from the P's provided-buffer ring only when bytes arrive,
 //           so the wake-up brings the request with it (no recv syscall) and
-//           an idle connection still pins no buffer.
+//           an idle connection still pins no buffer.  Listeners accept
+//           through one multishot ACCEPT.
 //   epoll — an epoll instance; waits are EPOLLONESHOT registrations and a
 //           per-P deadline heap.  Used where io_uring is unavailable (Docker's
 //           default seccomp profile, kernel.io_uring_disabled, old kernels).
@@ -24,11 +25,13 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <span>
 #include <string>
 
+#include "goro/detail/wait.hpp"
 #include "goro/net/deadline.hpp"
 #include "goro/net/interrupt.hpp"
 #include "goro/runtime.hpp"
@@ -63,12 +66,15 @@ struct PollerStats {
   uint64_t wakes = 0;        // wake() calls that had to signal
   uint64_t recv_buffered = 0;  // idle waits that arrived with their bytes (uring)
   uint64_t recv_nobufs = 0;    // ... that found the buffer ring empty: a plain recv follows
+  uint64_t accepts_multishot = 0;  // connections a multishot accept delivered (uring)
 };
 PollerStats poller_stats();
 
 struct Callback;
 
 namespace detail {
+
+struct AcceptQueue;
 
 // One pending wait, owned by whoever waits: on a parked goroutine's stack
 // (g set) or inside a Callback (cb set).  Backends keep pointers to it until
@@ -84,6 +90,7 @@ struct WaitRecord {
   size_t heap_index = kNotInHeap;
   bool expired = false;   // uring: the deadline passed and a cancel went out
   bool buffered = false;  // uring: a RECV into the provided-buffer ring, not a POLL_ADD
+  AcceptQueue* accept = nullptr;  // uring: this is q->wait, q's multishot ACCEPT
   // Bytes the backend already read for a read_async wait; valid only while
   // complete() runs.
   std::span<const char> data;
@@ -134,7 +141,33 @@ class Backend : public goro::Poller {
   // Like wait_fd_async(w, POLLIN), but the backend may read the first bytes
   // itself and hand them to on_ready (w->data).
   virtual void read_async(WaitRecord* w);
+  // Arms a multishot accept on q->fd whose completions go to
+  // accept_completed(q, ...) on this worker.  False if the backend has none
+  // (epoll): Listener then uses accept4 + wait_fd.
+  virtual bool arm_accept(AcceptQueue* q);
 };
+
+// A listener's multishot accept (Listener::accept, netpoll/src/listener.cpp):
+// the P whose ring holds the ACCEPT queues each connection here, for
+// whichever goroutine accepts next, wherever it runs.
+struct AcceptQueue {
+  explicit AcceptQueue(int listen_fd) : fd(listen_fd) { wait.accept = this; }
+  int fd;
+  WaitRecord wait;  // the ACCEPT's user_data
+  goro::detail::SpinLock lock;
+  std::deque<int> fds;   // accepted, not yet taken
+  int error = 0;         // what ended the multishot, until accept() reports it
+  bool armed = false;    // an ACCEPT is in some ring: its last CQE still comes
+  bool orphaned = false; // the Listener closed meanwhile: the last CQE frees this
+  goro::G* waiter = nullptr;
+};
+
+// Called by the backend for each of q's completions (res: a descriptor or
+// -errno; more: IORING_CQE_F_MORE, the ACCEPT stays armed).
+void accept_completed(AcceptQueue* q, int res, bool more);
+// The ring holding q's ACCEPT is gone (the runtime stopped): no completion
+// will come.  Frees q if its Listener already closed.
+void accept_disarmed(AcceptQueue* q);
 
 // The calling goroutine's backend, or nullptr on an OS thread (or under a
 // runtime started without a netpoll poller).  Good until the next park.
