@@ -73,6 +73,10 @@ def main():
     # only failed would otherwise leave a well-formed but empty report.
     if not re.search(r"^\| 50 \| (thread|pool|goroutine) \|", text, re.M):
         bad.append("a hello @ 50 row for a goro mode")
+    # wrk's own CPU is measured (the ceiling check): a number, above zero.
+    m = re.search(r"^\| 50 \| (?:thread|pool|goroutine) \|.*\| ([0-9.]+) \|$", text, re.M)
+    if "| wrk cores |" not in text or not m or float(m.group(1)) <= 0:
+        bad.append("a wrk cores figure above 0 in the hello rows")
     pngs = [p for p in out.glob("*.png") if p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"]
     linked = [p for p in pngs if f"]({p.name})" in text]
     if not linked:
