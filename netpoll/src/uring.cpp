@@ -297,25 +297,31 @@ class UringPoller final : public Backend {
     return readied;
   }
 
-  // A read_async RECV ended: bytes (lent to the callback, then the buffer
-  // goes straight back to the ring), EOF or no buffer (plain readiness: the
-  // reader finds out), or the deadline/an error.
+  // A read_async RECV ended: bytes (lent to the callback), EOF or no
+  // buffer (plain readiness: the reader finds out), or the deadline/an
+  // error.  Whatever the result, a CQE that names a buffer consumed it (EOF
+  // does too): it goes straight back to the ring once the callback is done.
   void complete_recv(WaitRecord* w, const io_uring_cqe* cqe) {
     int res = cqe->res;
-    if (res > 0 && (cqe->flags & IORING_CQE_F_BUFFER)) {
-      auto bid = static_cast<unsigned short>(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-      char* buf = bufs_ + static_cast<size_t>(bid) * kBufSize;
+    char* buf = nullptr;
+    unsigned short bid = 0;
+    if (cqe->flags & IORING_CQE_F_BUFFER) {
+      bid = static_cast<unsigned short>(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+      buf = bufs_ + static_cast<size_t>(bid) * kBufSize;
+    }
+    if (res > 0 && buf) {
       w->data = {buf, static_cast<size_t>(res)};
       w->res = 0;
       bump(counters().recv_buffered);
-      complete(w);  // w may be gone now
+    } else {
+      if (res == -ENOBUFS) bump(counters().recv_nobufs);
+      w->res = res >= 0 || res == -ENOBUFS ? 0 : poll_result(w, res);
+    }
+    complete(w);  // w may be gone now
+    if (buf) {
       io_uring_buf_ring_add(br_, buf, kBufSize, bid, io_uring_buf_ring_mask(kBufCount), 0);
       io_uring_buf_ring_advance(br_, 1);
-      return;
     }
-    if (res == -ENOBUFS) bump(counters().recv_nobufs);
-    w->res = res >= 0 || res == -ENOBUFS ? 0 : poll_result(w, res);
-    complete(w);
   }
 
   io_uring ring_;
