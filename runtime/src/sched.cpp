@@ -92,6 +92,12 @@
 //     kNibbleNs ago and has run fewer than kNibbleRuns Gs since.  Waits
 //     gather on the poller that is polled anyway; the other P sleeps until
 //     there is a backlog again, and then steals, and keeps, half of it.
+//   * sysmon (a thread, as in Go; only with 2+ Ps) is the backstop: the
+//     checks above run when a busy P schedules, so a goroutine computing
+//     without a schedule point would hide its P's queue.  Every kSysmonNs
+//     it wakes an idle P for a queue that is old, or for queued/runnext Gs
+//     of a P that has not scheduled for a whole period.  It parks while
+//     every P is idle.
 //
 // Same 2 cores, hello at 50 connections, 2 Ps: 100k → 168k requests/s.
 // CPU-bound and sleep-heavy loads still use both Ps (see docs/ARCHITECTURE.md).
@@ -164,7 +170,10 @@ constexpr std::int64_t kSpinNs = 50'000;
 // Queued work is shared with another P (wakep, stealing) once it has waited
 // this long; see "Sharing work".
 constexpr std::int64_t kShareDelayNs = 1'000'000;
-constexpr std::int64_t kUnstamped = -1;  // P::backlog_since of a ring no one has looked at
+constexpr std::int64_t kUnstamped = -1;
+// sysmon's period, and how many all-idle periods before it parks.
+constexpr std::int64_t kSysmonNs = 1'000'000;
+constexpr int kSysmonIdleRounds = 20;  // P::backlog_since of a ring no one has looked at
 // A P that woke from sleep less than kNibbleNs ago and has run fewer than
 // kNibbleRuns goroutines since is "nibbling": rehome() moves waits off it.
 constexpr std::uint32_t kNibbleRuns = 32;
@@ -224,6 +233,11 @@ struct Sched {
   P* idle_head = nullptr;
   std::atomic<int> npidle{0};
   std::atomic<int> nmspinning{0};
+
+  // sysmon (see "Sharing work"): its thread, and the word it sleeps on:
+  // 0 running, 1 parked because every P is idle, 2 stop.
+  std::thread sysmon;
+  std::atomic<std::uint32_t> sysmon_word{0};
 
   std::atomic<std::uint64_t> next_gid{1};
   std::atomic<std::uint64_t> spawned_outside{0};  // go() from non-worker threads
@@ -651,6 +665,29 @@ int steal_timers(P* p, std::int64_t now) noexcept {
   return n;
 }
 
+#if GORO_TSAN
+// TSan fibers of exited goroutines, reused: creating one is expensive and
+// TSan allows ~8,000 at once, so only running-or-parked Gs hold one.  A
+// reused fiber's stale clock can only hide races, never invent them.
+SpinLock tsan_fibers_lock;
+std::vector<void*> tsan_fibers;
+void* tsan_fiber_get() {
+  {
+    std::lock_guard<SpinLock> l(tsan_fibers_lock);
+    if (!tsan_fibers.empty()) {
+      void* f = tsan_fibers.back();
+      tsan_fibers.pop_back();
+      return f;
+    }
+  }
+  return __tsan_create_fiber(0);
+}
+void tsan_fiber_put(void* f) {
+  std::lock_guard<SpinLock> l(tsan_fibers_lock);
+  tsan_fibers.push_back(f);
+}
+#endif
+
 // ---- G lifecycle ------------------------------------------------------------------------
 
 // Gives g a stack and a first frame that "returns" into goro_ctx_trampoline.
@@ -842,6 +879,10 @@ bool any_work() noexcept {
 // Leaves the idle list (unless wakep() took p off it, which made p spinning).
 void leave_idle(P* p) noexcept {
   std::lock_guard<SpinLock> l(sched.lock);
+  // A P is getting busy: a sysmon parked because all were idle watches again.
+  std::uint32_t parked = 1;
+  if (sched.sysmon_word.load() == 1 && sched.sysmon_word.compare_exchange_strong(parked, 0))
+    futex_wake(&sched.sysmon_word, 1);
   if (p->idle) {
     P** pp = &sched.idle_head;
     while (*pp != p) pp = &(*pp)->idle_next;
@@ -941,6 +982,50 @@ G* find_runnable(P* p) {
     p->runs_since_wake = 0;
     leave_idle(p);
     steal_timers(p, now_ns());  // what woke us may be a busy P's timer
+  }
+}
+
+// ---- sysmon ----------------------------------------------------------------------------------
+
+// The backstop of "Sharing work": wakeups otherwise happen only when a busy
+// P schedules (puts, picks), so work queued behind a goroutine that
+// computes without parking would never be shared.  Every kSysmonNs, sysmon
+// wakes an idle P for a P whose queue is old, or whose queued or runnext G
+// waits while the P has not scheduled for a whole interval.  After
+// kSysmonIdleRounds with every P idle it parks until one leaves idle.
+void sysmon_main() noexcept {
+  pthread_setname_np(pthread_self(), "goro-sysmon");
+  std::vector<std::uint32_t> last_tick(sched.ps.size(), 0);
+  int idle_rounds = 0;
+  while (!sched.stopping.load()) {
+    futex_wait(&sched.sysmon_word, 0, std::chrono::nanoseconds(kSysmonNs));
+    if (sched.stopping.load()) break;
+    if (sched.npidle.load() == sched.nprocs) {
+      if (++idle_rounds < kSysmonIdleRounds) continue;
+      idle_rounds = 0;
+      std::uint32_t running = 0;
+      if (!sched.sysmon_word.compare_exchange_strong(running, 1)) continue;  // stopping
+      if (sched.npidle.load() == sched.nprocs) futex_wait(&sched.sysmon_word, 1);
+      running = 1;
+      sched.sysmon_word.compare_exchange_strong(running, 0);
+      continue;
+    }
+    idle_rounds = 0;
+    bool can_wake = sched.npidle.load() > 0 && sched.nmspinning.load() == 0;
+    std::int64_t now = now_ns();
+    for (std::size_t i = 0; i < sched.ps.size(); i++) {
+      P* p = sched.ps[i].get();
+      std::uint32_t tick = p->schedtick.load(std::memory_order_relaxed);
+      bool stuck = tick == last_tick[i];
+      last_tick[i] = tick;
+      if (!can_wake) continue;
+      bool queued = runq_len(p) > 0;
+      bool waiting = queued || p->runnext.load(std::memory_order_relaxed) != nullptr;
+      if (waiting && (stuck || (queued && backlog_old(p, now)))) {
+        wakep();
+        can_wake = false;
+      }
+    }
   }
 }
 
@@ -1343,9 +1428,16 @@ void run(std::function<void()> main_fn, Options opts) {
     sched.live = true;
   }
   for (auto& p : sched.ps) p->thread = std::thread(worker_main, p.get(), &opts);
+  sched.sysmon_word.store(0);
+  if (sched.nprocs > 1) sched.sysmon = std::thread(sysmon_main);
   {
     std::unique_lock<std::mutex> l(sched.done_mu);
     sched.done_cv.wait(l, [] { return sched.done; });
+  }
+  if (sched.sysmon.joinable()) {
+    sched.sysmon_word.store(2);
+    futex_wake(&sched.sysmon_word, 1);
+    sched.sysmon.join();
   }
   for (auto& p : sched.ps) p->thread.join();
   blocking_wait_idle();

@@ -524,6 +524,26 @@ TEST_CASE("an exception caught on one worker is rethrown after resuming on anoth
   CHECK(ok.load() == 16);
 }
 
+TEST_CASE("work queued behind a goroutine that never parks is shared (sysmon)") {
+  // main queues goroutines on its P and computes without a schedule point.
+  // Queued work is shared only once it is old, and only sysmon looks while
+  // the P computes: it must wake the idle worker, which takes the queue.
+  std::atomic<int> ran{0};
+  int ran_during_burn = 0;
+  goro::run([&] {
+    goro::sleep_for(5ms);
+    // Let the other worker finish looking at this one's timers (it wakes
+    // kTimerStealNs after them) and go to sleep for good.
+    burn(5ms);
+    for (int i = 0; i < 4; i++) goro::go([&] { ran++; });
+    auto end = std::chrono::steady_clock::now() + 2s;
+    while (std::chrono::steady_clock::now() < end && ran.load() < 4) {
+    }
+    ran_during_burn = ran.load();
+  }, {.procs = 2});
+  CHECK(ran_during_burn == 4);
+}
+
 TEST_CASE("a goroutine readied by a CPU-bound one is stolen from runnext by a looking worker") {
   // main readies G2 into its runnext and then burns CPU without parking.
   // Another worker that is looking for work (woken by the ticker's timers)
