@@ -11,6 +11,7 @@
 #include <mutex>
 #include <utility>
 
+#include "accept_queue.hpp"
 #include "goro/net/interrupt.hpp"
 #include "goro/net/poller.hpp"
 #include "goro/runtime.hpp"
@@ -106,8 +107,8 @@ void accept_disarmed(AcceptQueue* q) {
 int Listener::accept(Conn& out, const Interrupt* intr) {
   for (;;) {
     if (intr && intr->fired()) return -ECANCELED;
-    if (multishot_ && detail::current_backend()) {
-      int r = accept_multishot(out, intr);
+    if (detail::Backend* b = multishot_ ? detail::current_backend() : nullptr) {
+      int r = accept_multishot(out, intr, b);
       if (r != -EOPNOTSUPP) return r;
       multishot_ = false;  // this backend has none: accept4 from now on
     }
@@ -125,7 +126,7 @@ int Listener::accept(Conn& out, const Interrupt* intr) {
 
 // One connection from the multishot accept (arming it if it is not), or
 // -EOPNOTSUPP if the backend has no multishot accept.
-int Listener::accept_multishot(Conn& out, const Interrupt* intr) {
+int Listener::accept_multishot(Conn& out, const Interrupt* intr, detail::Backend* b) {
   if (!queue_) queue_ = new detail::AcceptQueue(fd_);
   detail::AcceptQueue* q = queue_;
   for (;;) {
@@ -145,7 +146,7 @@ int Listener::accept_multishot(Conn& out, const Interrupt* intr) {
     if (!q->armed) {
       q->armed = true;
       q->lock.unlock();
-      if (!detail::current_backend()->arm_accept(q)) {
+      if (!b->arm_accept(q)) {
         std::lock_guard<goro::detail::SpinLock> l(q->lock);
         q->armed = false;
         return -EOPNOTSUPP;

@@ -46,6 +46,7 @@
 #include <string>
 #include <vector>
 
+#include "accept_queue.hpp"
 #include "backend_impl.hpp"
 #include "deadline_heap.hpp"
 #include "stats.hpp"
@@ -177,7 +178,7 @@ class UringPoller final : public Backend {
   void wait_fd_async(WaitRecord* w, short events) override { submit_poll(w, events); }
 
   bool arm_accept(AcceptQueue* q) override {
-    io_uring_sqe* sqe = get_sqes(1);
+    io_uring_sqe* sqe = get_sqe();
     io_uring_prep_multishot_accept(sqe, q->fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     io_uring_sqe_set_data64(sqe, reinterpret_cast<uintptr_t>(&q->wait));
     accepts_.push_back(q);
@@ -187,18 +188,17 @@ class UringPoller final : public Backend {
   void read_async(WaitRecord* w) override {
     if (!br_) return submit_poll(w, POLLIN);
     w->buffered = true;
-    io_uring_sqe* sqe = get_sqes(1);
+    io_uring_sqe* sqe = get_sqe();
     io_uring_prep_recv(sqe, w->fd, nullptr, kBufSize, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = kBufGroup;
-    io_uring_sqe_set_data64(sqe, reinterpret_cast<uintptr_t>(w));
-    if (w->deadline != kNoDeadline) deadlines_.push(w);
+    track(sqe, w);
   }
 
   ssize_t pread(int fd, void* buf, size_t len, uint64_t offset) override {
     WaitRecord w;
     w.g = goro::current_g();
-    io_uring_sqe* sqe = get_sqes(1);
+    io_uring_sqe* sqe = get_sqe();
     io_uring_prep_read(sqe, fd, buf, static_cast<unsigned>(std::min<size_t>(len, 1u << 30)), offset);
     io_uring_sqe_set_data64(sqe, reinterpret_cast<uintptr_t>(&w));
     bump(counters().parks);
@@ -207,10 +207,9 @@ class UringPoller final : public Backend {
   }
 
  private:
-  // Returns the first of n consecutive SQEs, flushing the queue first if
-  // fewer than n are free.
-  io_uring_sqe* get_sqes(unsigned n) {
-    if (io_uring_sq_space_left(&ring_) < n) {
+  // A free SQE, flushing the queue first if it is full.
+  io_uring_sqe* get_sqe() {
+    if (io_uring_sq_space_left(&ring_) == 0) {
       unsigned queued = io_uring_sq_ready(&ring_);
       int r = io_uring_submit(&ring_);
       if (r < 0) die("submit", r);
@@ -223,8 +222,13 @@ class UringPoller final : public Backend {
 
   // Queues POLL_ADD for w (submitted at the next poll) and files its deadline.
   void submit_poll(WaitRecord* w, short events) {
-    io_uring_sqe* sqe = get_sqes(1);
+    io_uring_sqe* sqe = get_sqe();
     io_uring_prep_poll_add(sqe, w->fd, static_cast<unsigned>(events));
+    track(sqe, w);
+  }
+
+  // Makes sqe's completion w's, and files w's deadline.
+  void track(io_uring_sqe* sqe, WaitRecord* w) {
     io_uring_sqe_set_data64(sqe, reinterpret_cast<uintptr_t>(w));
     if (w->deadline != kNoDeadline) deadlines_.push(w);
   }
@@ -246,14 +250,14 @@ class UringPoller final : public Backend {
       WaitRecord* w = deadlines_.front();
       deadlines_.remove(w);
       w->expired = true;
-      io_uring_sqe* sqe = get_sqes(1);
+      io_uring_sqe* sqe = get_sqe();
       io_uring_prep_cancel64(sqe, reinterpret_cast<uintptr_t>(w), 0);
       io_uring_sqe_set_data64(sqe, kIgnore);
     }
   }
 
   void arm_wake() {
-    io_uring_sqe* sqe = get_sqes(1);
+    io_uring_sqe* sqe = get_sqe();
     io_uring_prep_read(sqe, wake_fd_, &wake_buf_, sizeof wake_buf_, 0);
     io_uring_sqe_set_data64(sqe, kWake);
   }

@@ -59,11 +59,10 @@
 // A P whose ring has held runnable Gs for kShareDelayNs (see "Sharing
 // work") calls wakep(): if some P is idle and none is spinning, one idle P
 // is taken off the idle list, counted as spinning, and its poller woken.
-// The idle
-// path publishes itself first (idle list, npidle++), stops spinning, and only
-// then re-checks every ring and the global queue: with sequentially
-// consistent atomics either the submitter sees npidle > 0 or the idler sees
-// the work — no lost wakeup.  A readied G is never worth a wake on its own:
+// The idle path publishes itself first (idle list, npidle++), stops
+// spinning, and only then re-checks every ring and the global queue: with
+// sequentially consistent atomics either the submitter sees npidle > 0 or
+// the idler sees the work — no lost wakeup.  A readied G is never worth a wake on its own:
 // if it is alone it will run as soon as the current G parks.
 //
 // A readied G alone in runnext behind a goroutine that computes instead of
@@ -170,10 +169,10 @@ constexpr std::int64_t kSpinNs = 50'000;
 // Queued work is shared with another P (wakep, stealing) once it has waited
 // this long; see "Sharing work".
 constexpr std::int64_t kShareDelayNs = 1'000'000;
-constexpr std::int64_t kUnstamped = -1;
+constexpr std::int64_t kUnstamped = -1;  // P::backlog_since of a ring no one has looked at
 // sysmon's period, and how many all-idle periods before it parks.
 constexpr std::int64_t kSysmonNs = 1'000'000;
-constexpr int kSysmonIdleRounds = 20;  // P::backlog_since of a ring no one has looked at
+constexpr int kSysmonIdleRounds = 20;
 // A P that woke from sleep less than kNibbleNs ago and has run fewer than
 // kNibbleRuns goroutines since is "nibbling": rehome() moves waits off it.
 constexpr std::uint32_t kNibbleRuns = 32;
@@ -513,7 +512,6 @@ void wakep() noexcept {
   q->poller->wake();
 }
 
-// Work appeared on p beyond what it runs next.
 // Whether p's queued Gs have waited kShareDelayNs.  The first look at a
 // newly non-empty ring stamps it: no clock read on the owner's put path
 // (a yield round trip would pay two), at the price of counting from the
@@ -526,12 +524,13 @@ inline bool backlog_old(P* p, std::int64_t now) noexcept {
   }
   return now - since >= kShareDelayNs;
 }
+
+// Work appeared on p beyond what it runs next: share it if it is old.
 inline void maybe_wakep(P* p) noexcept {
   if (runq_len(p) == 0) return;
   if (sched.npidle.load(std::memory_order_relaxed) == 0 || sched.nmspinning.load(std::memory_order_relaxed) != 0) return;
   if (backlog_old(p, now_ns())) wakep();
 }
-
 
 void stop_spinning(P* p) noexcept {
   if (!p->spinning) return;
@@ -858,11 +857,12 @@ G* try_steal(P* p) noexcept {
   for (int i = 0; i < n; i++) {
     P* v = sched.ps[static_cast<std::size_t>((start + i) % n)].get();
     if (v == p) continue;
+    bool queued = runq_len(v) > 0;
+    if (!queued && !v->runnext.load(std::memory_order_relaxed)) continue;
     if (!now) now = now_ns();
-    if (backlog_old(v, now))
+    if (queued && backlog_old(v, now))
       if (G* g = runq_steal(p, v)) return g;
     if (v->runnext.load(std::memory_order_relaxed)) {
-      if (!now) now = now_ns();
       if (G* g = steal_runnext(p, v, now)) return g;
     }
   }

@@ -11,6 +11,7 @@ namespace goro::net {
 class Interrupt;
 namespace detail {
 struct AcceptQueue;
+class Backend;
 }
 
 class Listener {
@@ -40,7 +41,7 @@ class Listener {
   void close();
 
  private:
-  int accept_multishot(Conn& out, const Interrupt* intr);
+  int accept_multishot(Conn& out, const Interrupt* intr, detail::Backend* b);
 
   int fd_ = -1;
   int port_ = 0;

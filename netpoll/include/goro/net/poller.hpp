@@ -25,13 +25,11 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <span>
 #include <string>
 
-#include "goro/detail/wait.hpp"
 #include "goro/net/deadline.hpp"
 #include "goro/net/interrupt.hpp"
 #include "goro/runtime.hpp"
@@ -142,32 +140,12 @@ class Backend : public goro::Poller {
   // itself and hand them to on_ready (w->data).
   virtual void read_async(WaitRecord* w);
   // Arms a multishot accept on q->fd whose completions go to
-  // accept_completed(q, ...) on this worker.  False if the backend has none
-  // (epoll): Listener then uses accept4 + wait_fd.
+  // accept_completed(q, ...) on this worker (netpoll/src/accept_queue.hpp).
+  // False if the backend has none (epoll): Listener then uses accept4 +
+  // wait_fd.
   virtual bool arm_accept(AcceptQueue* q);
 };
 
-// A listener's multishot accept (Listener::accept, netpoll/src/listener.cpp):
-// the P whose ring holds the ACCEPT queues each connection here, for
-// whichever goroutine accepts next, wherever it runs.
-struct AcceptQueue {
-  explicit AcceptQueue(int listen_fd) : fd(listen_fd) { wait.accept = this; }
-  int fd;
-  WaitRecord wait;  // the ACCEPT's user_data
-  goro::detail::SpinLock lock;
-  std::deque<int> fds;   // accepted, not yet taken
-  int error = 0;         // what ended the multishot, until accept() reports it
-  bool armed = false;    // an ACCEPT is in some ring: its last CQE still comes
-  bool orphaned = false; // the Listener closed meanwhile: the last CQE frees this
-  goro::G* waiter = nullptr;
-};
-
-// Called by the backend for each of q's completions (res: a descriptor or
-// -errno; more: IORING_CQE_F_MORE, the ACCEPT stays armed).
-void accept_completed(AcceptQueue* q, int res, bool more);
-// The ring holding q's ACCEPT is gone (the runtime stopped): no completion
-// will come.  Frees q if its Listener already closed.
-void accept_disarmed(AcceptQueue* q);
 
 // The calling goroutine's backend, or nullptr on an OS thread (or under a
 // runtime started without a netpoll poller).  Good until the next park.
