@@ -5,9 +5,9 @@
 #include <deque>
 
 #include "goro/detail/wait.hpp"
-#include "goro/net/poller.hpp"
+#include "goro/netpoll/poller.hpp"
 
-namespace goro::net::detail {
+namespace goro::netpoll::detail {
 
 // A listener's multishot accept (Listener::accept, netpoll/src/listener.cpp):
 // the P whose ring holds the ACCEPT queues each connection here, for
@@ -31,4 +31,4 @@ void accept_completed(AcceptQueue* q, int res, bool more);
 // will come.  Frees q if its Listener already closed.
 void accept_disarmed(AcceptQueue* q);
 
-}  // namespace goro::net::detail
+}  // namespace goro::netpoll::detail

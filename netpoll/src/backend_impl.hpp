@@ -8,10 +8,10 @@
 #include <memory>
 #include <string>
 
-#include "goro/net/poller.hpp"
+#include "goro/netpoll/poller.hpp"
 #include "stats.hpp"
 
-namespace goro::net::detail {
+namespace goro::netpoll::detail {
 
 std::unique_ptr<goro::Poller> make_uring_poller(std::string* detail);
 std::unique_ptr<goro::Poller> make_epoll_poller(std::string* detail);
@@ -34,4 +34,4 @@ inline WaitRecord goroutine_wait(int fd, Deadline d) {
   return w;
 }
 
-}  // namespace goro::net::detail
+}  // namespace goro::netpoll::detail

@@ -1,6 +1,6 @@
-// Thread-mode implementation of goro::net::Conn: non-blocking sockets, and
+// Thread-mode implementation of goro::netpoll::Conn: non-blocking sockets, and
 // poll(2) whenever an operation would block, bounded by the deadline.
-#include "goro/net/conn.hpp"
+#include "goro/netpoll/conn.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -15,11 +15,11 @@
 #include <climits>
 #include <vector>
 
-#include "goro/net/interrupt.hpp"
-#include "goro/net/poller.hpp"
+#include "goro/netpoll/interrupt.hpp"
+#include "goro/netpoll/poller.hpp"
 #include "wait.hpp"
 
-namespace goro::net {
+namespace goro::netpoll {
 
 int poll_timeout_ms(Deadline d) {
   if (d == kNoDeadline) return -1;
@@ -230,4 +230,4 @@ std::string Conn::peer() const {
   return std::string(host) + ":" + std::to_string(port);
 }
 
-}  // namespace goro::net
+}  // namespace goro::netpoll

@@ -12,9 +12,9 @@
 #include <cstddef>
 #include <vector>
 
-#include "goro/net/poller.hpp"
+#include "goro/netpoll/poller.hpp"
 
-namespace goro::net::detail {
+namespace goro::netpoll::detail {
 
 class DeadlineHeap {
  public:
@@ -75,4 +75,4 @@ class DeadlineHeap {
   std::vector<WaitRecord*> v_;
 };
 
-}  // namespace goro::net::detail
+}  // namespace goro::netpoll::detail

@@ -25,7 +25,7 @@
 #include "deadline_heap.hpp"
 #include "stats.hpp"
 
-namespace goro::net::detail {
+namespace goro::netpoll::detail {
 
 namespace {
 
@@ -146,4 +146,4 @@ std::unique_ptr<goro::Poller> make_epoll_poller(std::string* detail) {
   return std::make_unique<EpollPoller>(ep, wfd);
 }
 
-}  // namespace goro::net::detail
+}  // namespace goro::netpoll::detail

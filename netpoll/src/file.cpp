@@ -1,6 +1,6 @@
-#include "goro/net/file.hpp"
+#include "goro/netpoll/file.hpp"
 
-#include "goro/net/poller.hpp"
+#include "goro/netpoll/poller.hpp"
 
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -14,7 +14,7 @@
 #include <cstring>
 #include <string>
 
-namespace goro::net {
+namespace goro::netpoll {
 
 namespace {
 
@@ -99,4 +99,4 @@ void File::close() {
   }
 }
 
-}  // namespace goro::net
+}  // namespace goro::netpoll

@@ -1,4 +1,4 @@
-#include "goro/net/interrupt.hpp"
+#include "goro/netpoll/interrupt.hpp"
 
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 
-namespace goro::net {
+namespace goro::netpoll {
 
 Interrupt::Interrupt() : fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
   if (fd_ < 0) {
@@ -49,4 +49,4 @@ void Interrupt::withdraw(Enrollment* e) const {
   e->prev = e->next = nullptr;
 }
 
-}  // namespace goro::net
+}  // namespace goro::netpoll

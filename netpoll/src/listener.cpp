@@ -1,4 +1,4 @@
-#include "goro/net/listener.hpp"
+#include "goro/netpoll/listener.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -12,12 +12,12 @@
 #include <utility>
 
 #include "accept_queue.hpp"
-#include "goro/net/interrupt.hpp"
-#include "goro/net/poller.hpp"
+#include "goro/netpoll/interrupt.hpp"
+#include "goro/netpoll/poller.hpp"
 #include "goro/runtime.hpp"
 #include "wait.hpp"
 
-namespace goro::net {
+namespace goro::netpoll {
 
 int Listener::listen(const std::string& host, int port, int backlog, const char** what) {
   *what = "address";
@@ -187,4 +187,4 @@ void Listener::close() {
   }
 }
 
-}  // namespace goro::net
+}  // namespace goro::netpoll

@@ -1,4 +1,4 @@
-#include "goro/net/poller.hpp"
+#include "goro/netpoll/poller.hpp"
 
 #include <poll.h>
 
@@ -9,7 +9,7 @@
 #include "backend_impl.hpp"
 #include "stats.hpp"
 
-namespace goro::net {
+namespace goro::netpoll {
 
 std::string_view to_string(PollerKind k) {
   switch (k) {
@@ -79,4 +79,4 @@ Backend* current_backend() noexcept {
 }
 
 }  // namespace detail
-}  // namespace goro::net
+}  // namespace goro::netpoll

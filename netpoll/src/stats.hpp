@@ -5,7 +5,7 @@
 #include <atomic>
 #include <cstdint>
 
-namespace goro::net::detail {
+namespace goro::netpoll::detail {
 
 struct Counters {
   std::atomic<uint64_t> submissions{0}, completions{0}, parks{0}, timeouts{0}, wakes{0};
@@ -15,4 +15,4 @@ Counters& counters();
 
 inline void bump(std::atomic<uint64_t>& c, uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
 
-}  // namespace goro::net::detail
+}  // namespace goro::netpoll::detail

@@ -51,7 +51,7 @@
 #include "deadline_heap.hpp"
 #include "stats.hpp"
 
-namespace goro::net::detail {
+namespace goro::netpoll::detail {
 
 namespace {
 
@@ -369,4 +369,4 @@ std::unique_ptr<goro::Poller> make_uring_poller(std::string* detail) {
   return nullptr;
 }
 
-}  // namespace goro::net::detail
+}  // namespace goro::netpoll::detail

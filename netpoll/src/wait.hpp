@@ -6,9 +6,9 @@
 
 #include <string>
 
-#include "goro/net/deadline.hpp"
+#include "goro/netpoll/deadline.hpp"
 
-namespace goro::net {
+namespace goro::netpoll {
 class Interrupt;
 namespace detail {
 
@@ -22,4 +22,4 @@ int wait_fd(int fd, short events, Deadline d, const Interrupt* intr);
 socklen_t socket_address(const std::string& host, int port, sockaddr_storage& ss);
 
 }  // namespace detail
-}  // namespace goro::net
+}  // namespace goro::netpoll

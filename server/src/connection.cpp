@@ -34,7 +34,7 @@ constexpr auto kStarvedCheck = 50ms;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 // Writes head + body (or the file).  0 or -errno.
-int write_response(net::Conn& conn, const Response& r, bool keep_alive, bool head_only, net::Deadline d) {
+int write_response(netpoll::Conn& conn, const Response& r, bool keep_alive, bool head_only, netpoll::Deadline d) {
   fmt::memory_buffer head;
   write_head(head, r, keep_alive);
   if (head_only || (!r.file.is_open() && r.body.empty())) return conn.write_all({head.data(), head.size()}, d);
@@ -44,7 +44,7 @@ int write_response(net::Conn& conn, const Response& r, bool keep_alive, bool hea
   }
   if (int e = conn.write_all({head.data(), head.size()}, d); e < 0) return e;
   auto chunk = std::make_unique<char[]>(kFileChunkBytes);
-  auto& file = const_cast<net::File&>(r.file);
+  auto& file = const_cast<netpoll::File&>(r.file);
   for (uint64_t off = 0; off < file.size();) {
     ssize_t n = file.pread({chunk.get(), kFileChunkBytes}, off);
     if (n <= 0) return n < 0 ? static_cast<int>(n) : -EIO;  // file shrank: the length we sent is a lie
@@ -55,23 +55,23 @@ int write_response(net::Conn& conn, const Response& r, bool keep_alive, bool hea
 }
 
 // Answers with an error page and closes.
-void fail(net::Conn& conn, const ConnEnv& env, int status, std::string_view why) {
+void fail(netpoll::Conn& conn, const ConnEnv& env, int status, std::string_view why) {
   Response r = Response::error(status, why);
   env.metrics.count_status(status);
-  write_response(conn, r, /*keep_alive=*/false, false, net::deadline_in(env.config.write_timeout));
-  conn.linger(net::deadline_in(kLingerTime));
+  write_response(conn, r, /*keep_alive=*/false, false, netpoll::deadline_in(env.config.write_timeout));
+  conn.linger(netpoll::deadline_in(kLingerTime));
 }
 
 // Waits for the first byte of a request.  In pool mode a kept-alive
 // connection (`yield` after its first request) must not hold a thread while
 // accepted connections queue for one, so the wait looks at the queue every
 // kStarvedCheck and gives up (-EAGAIN).
-int wait_for_request(net::Conn& conn, const ConnEnv& env, net::Deadline d, bool yield) {
+int wait_for_request(netpoll::Conn& conn, const ConnEnv& env, netpoll::Deadline d, bool yield) {
   if (env.draining.fired()) return -ECANCELED;
   if (!env.starved || !yield) return conn.wait_readable(d, &env.draining);
   for (;;) {
     if (env.starved->load(std::memory_order_relaxed) > 0) return -EAGAIN;
-    net::Deadline slice = std::min(d, net::deadline_in(kStarvedCheck));
+    netpoll::Deadline slice = std::min(d, netpoll::deadline_in(kStarvedCheck));
     int r = conn.wait_readable(slice, &env.draining);
     if (r != -ETIMEDOUT || slice == d) return r;
   }
@@ -79,7 +79,7 @@ int wait_for_request(net::Conn& conn, const ConnEnv& env, net::Deadline d, bool 
 
 }  // namespace
 
-ConnEnd serve_connection(net::Conn& conn, const ConnEnv& env, ServeOptions opts) {
+ConnEnd serve_connection(netpoll::Conn& conn, const ConnEnv& env, ServeOptions opts) {
   const Config& cfg = env.config;
   RequestParser parser(cfg.limits);
   // Held only while a request is being read or parsed: an idle kept-alive
@@ -92,7 +92,7 @@ ConnEnd serve_connection(net::Conn& conn, const ConnEnv& env, ServeOptions opts)
   std::unique_ptr<char[]> buf = std::move(opts.buf);
   size_t cap = buf ? opts.buffered : 0;
   size_t start = 0, end = cap;  // unparsed bytes are buf[start, end)
-  net::Deadline first_deadline = net::deadline_in(cfg.header_timeout);
+  netpoll::Deadline first_deadline = netpoll::deadline_in(cfg.header_timeout);
   bool first = opts.first;
   bool known_readable = opts.resumed && end == 0;
   std::string peer;
@@ -104,7 +104,7 @@ ConnEnd serve_connection(net::Conn& conn, const ConnEnv& env, ServeOptions opts)
       buf.reset();
       cap = 0;
       if (opts.detach_when_idle && !env.draining.fired()) return ConnEnd::idle;
-      int r = wait_for_request(conn, env, first ? first_deadline : net::deadline_in(cfg.idle_timeout), !first);
+      int r = wait_for_request(conn, env, first ? first_deadline : netpoll::deadline_in(cfg.idle_timeout), !first);
       if (r == -EAGAIN) return ConnEnd::closed;  // pool: a queued connection needs this thread
       if (r == -ECANCELED && !conn.readable_now()) return ConnEnd::closed;  // shutting down, nothing sent
       if (r == -ETIMEDOUT) {
@@ -113,8 +113,8 @@ ConnEnd serve_connection(net::Conn& conn, const ConnEnv& env, ServeOptions opts)
       }
       if (r < 0 && r != -ECANCELED) return ConnEnd::closed;
     }
-    net::Deadline header_deadline = first ? first_deadline : net::deadline_in(cfg.header_timeout);
-    auto began = net::Clock::now();
+    netpoll::Deadline header_deadline = first ? first_deadline : netpoll::deadline_in(cfg.header_timeout);
+    auto began = netpoll::Clock::now();
 
     // 2. Read until the parser hands out a whole request.
     for (;;) {
@@ -128,7 +128,7 @@ ConnEnd serve_connection(net::Conn& conn, const ConnEnv& env, ServeOptions opts)
           return ConnEnd::closed;
         }
         if (step.event == RequestParser::Event::expect_continue) {
-          if (conn.write_all(kContinue, net::deadline_in(cfg.write_timeout)) < 0) return ConnEnd::closed;
+          if (conn.write_all(kContinue, netpoll::deadline_in(cfg.write_timeout)) < 0) return ConnEnd::closed;
           continue;
         }
       }
@@ -137,7 +137,7 @@ ConnEnd serve_connection(net::Conn& conn, const ConnEnv& env, ServeOptions opts)
         buf = std::make_unique_for_overwrite<char[]>(kReadBufferBytes);
         cap = kReadBufferBytes;
       }
-      net::Deadline d = parser.headers_done() ? net::deadline_in(cfg.idle_timeout) : header_deadline;
+      netpoll::Deadline d = parser.headers_done() ? netpoll::deadline_in(cfg.idle_timeout) : header_deadline;
       ssize_t n = conn.read({buf.get(), kReadBufferBytes}, d);
       if (n == -ETIMEDOUT) {
         env.metrics.timeouts.fetch_add(1, std::memory_order_relaxed);
@@ -174,17 +174,17 @@ ConnEnd serve_connection(net::Conn& conn, const ConnEnv& env, ServeOptions opts)
     // 4. Answer, and decide whether to keep the connection.
     bool keep = req.keep_alive && !resp.close && !env.draining.fired() &&
                 !(env.starved && env.starved->load(std::memory_order_relaxed) > 0);
-    int w = write_response(conn, resp, keep, req.method == "HEAD", net::deadline_in(cfg.write_timeout));
+    int w = write_response(conn, resp, keep, req.method == "HEAD", netpoll::deadline_in(cfg.write_timeout));
     env.metrics.count_status(resp.status);
     if (env.access_log) {
       if (peer.empty()) peer = conn.peer();
-      env.access_log->record(peer, req, resp.status, w < 0 ? 0 : resp.content_length(), net::Clock::now() - began);
+      env.access_log->record(peer, req, resp.status, w < 0 ? 0 : resp.content_length(), netpoll::Clock::now() - began);
     }
     if (w < 0) return ConnEnd::closed;
     if (!keep) {
       // Linger only if the client sent more than we read (pipelined requests
       // we will not answer): without unread data a plain close sends no RST.
-      if (start < end || conn.readable_now()) conn.linger(net::deadline_in(kLingerTime));
+      if (start < end || conn.readable_now()) conn.linger(netpoll::deadline_in(kLingerTime));
       return ConnEnd::closed;
     }
   }

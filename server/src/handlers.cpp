@@ -7,7 +7,7 @@
 #include <string>
 
 #include "goro/http/router.hpp"
-#include "goro/net/poller.hpp"
+#include "goro/netpoll/poller.hpp"
 #include "goro/stats.hpp"
 #include "goro/time.hpp"
 
@@ -177,12 +177,12 @@ Response debug_vars(const Request&, const Context& ctx) {
                      i ? ", " : "", p.id, p.runq, p.runnext, p.idle, p.timers, p.switches, p.steals, p.parks,
                      p.spawned);
     }
-    net::PollerStats ps = net::poller_stats();
+    netpoll::PollerStats ps = netpoll::poller_stats();
     fmt::format_to(out,
                    "]}}, \"netpoll\": {{\"backend\": \"{}\", \"submissions\": {}, \"completions\": {}, "
                    "\"parks\": {}, \"timeouts\": {}, \"wakes\": {}, \"recv_buffered\": {}, \"recv_nobufs\": {}, "
                    "\"accepts_multishot\": {}}}",
-                   net::to_string(ctx.config.poller == net::PollerKind::automatic ? ctx.poller : ctx.config.poller),
+                   netpoll::to_string(ctx.config.poller == netpoll::PollerKind::automatic ? ctx.poller : ctx.config.poller),
                    ps.submissions, ps.completions, ps.parks, ps.timeouts, ps.wakes, ps.recv_buffered, ps.recv_nobufs,
                    ps.accepts_multishot);
   }
@@ -225,7 +225,7 @@ Response metrics(const Request&, const Context& ctx) {
     fmt::format_to(out, "# HELP goro_sched_runqueue Runnable goroutines in each P's local queue.\n"
                         "# TYPE goro_sched_runqueue gauge\n");
     for (const auto& p : rt.p) fmt::format_to(out, "goro_sched_runqueue{{p=\"{}\"}} {}\n", p.id, p.runq);
-    net::PollerStats ps = net::poller_stats();
+    netpoll::PollerStats ps = netpoll::poller_stats();
     metric("netpoll_submissions_total", "counter", "I/O waits submitted to the poller.", ps.submissions);
     metric("netpoll_completions_total", "counter", "Completions reaped by the poller.", ps.completions);
     metric("netpoll_timeouts_total", "counter", "I/O waits ended by their deadline.", ps.timeouts);

@@ -94,9 +94,9 @@ int main(int argc, char** argv) {
   app.add_option("--access-log", cfg.access_log, "append one line per request to this file (- = stdout)");
   CLI11_PARSE(app, argc, argv);
   cfg.mode = mode == "pool" ? Mode::pool : mode == "thread" ? Mode::thread : Mode::goroutine;
-  cfg.poller = poller == "uring" ? goro::net::PollerKind::uring
-               : poller == "epoll" ? goro::net::PollerKind::epoll
-                                   : goro::net::PollerKind::automatic;
+  cfg.poller = poller == "uring" ? goro::netpoll::PollerKind::uring
+               : poller == "epoll" ? goro::netpoll::PollerKind::epoll
+                                   : goro::netpoll::PollerKind::automatic;
 
   auto logger = spdlog::stderr_color_mt("goro");
   spdlog::set_default_logger(logger);

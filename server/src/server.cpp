@@ -64,9 +64,9 @@ void Server::listen() {
     throw std::runtime_error(fmt::format("--bind {}: not a numeric IPv4 or IPv6 address", cfg_.bind));
   if (e < 0) throw std::runtime_error(fmt::format("{} {}:{}: {}", what, cfg_.bind, cfg_.port, std::strerror(-e)));
   if (cfg_.mode == Mode::goroutine) {
-    poller_ = net::choose_poller(cfg_.poller);
+    poller_ = netpoll::choose_poller(cfg_.poller);
     context_.poller = poller_.kind;
-    if (cfg_.poller == net::PollerKind::uring && poller_.detail.rfind("io_uring (", 0) != 0)
+    if (cfg_.poller == netpoll::PollerKind::uring && poller_.detail.rfind("io_uring (", 0) != 0)
       throw std::runtime_error("--poller=uring: io_uring is unavailable: " + poller_.detail);
   }
 }
@@ -81,18 +81,18 @@ std::string Server::mode_detail() const {
   }
 }
 
-void Server::track(net::Conn* c) {
+void Server::track(netpoll::Conn* c) {
   std::lock_guard lk(mu_);
   conns_.insert(c);
   metrics_.active.fetch_add(1, std::memory_order_relaxed);
 }
 
-void Server::serve_and_release(std::unique_ptr<net::Conn> c) {
+void Server::serve_and_release(std::unique_ptr<netpoll::Conn> c) {
   serve_connection(*c, env_);
   release(std::move(c));
 }
 
-void Server::release(std::unique_ptr<net::Conn> c) {
+void Server::release(std::unique_ptr<netpoll::Conn> c) {
   std::lock_guard lk(mu_);
   conns_.erase(c.get());
   c->close();  // under mu_: drain() may be calling shutdown() on it
@@ -100,7 +100,7 @@ void Server::release(std::unique_ptr<net::Conn> c) {
   if (conns_.empty()) all_done_.notify_all();
 }
 
-void Server::reject(net::Conn& c) {
+void Server::reject(netpoll::Conn& c) {
   metrics_.rejected.fetch_add(1, std::memory_order_relaxed);
   // Sent without reading the request.  Never block the acceptor: the 503
   // fits in an empty socket buffer.
@@ -109,11 +109,11 @@ void Server::reject(net::Conn& c) {
   fmt::memory_buffer out;
   write_head(out, r, /*keep_alive=*/false);
   out.append(r.body);
-  c.write_all({out.data(), out.size()}, net::Clock::now());
+  c.write_all({out.data(), out.size()}, netpoll::Clock::now());
   ::shutdown(c.fd(), SHUT_WR);
   std::lock_guard lk(linger_mu_);
   if (lingering_.size() >= kMaxLingering) return c.close();
-  lingering_.push_back({std::move(c), net::Clock::now() + kRejectLinger});
+  lingering_.push_back({std::move(c), netpoll::Clock::now() + kRejectLinger});
   if (!linger_thread_.joinable()) linger_thread_ = std::thread([this] { linger_loop(); });
 }
 
@@ -122,7 +122,7 @@ void Server::linger_loop() {
   for (;;) {
     {
       std::lock_guard lk(linger_mu_);
-      auto now = net::Clock::now();
+      auto now = netpoll::Clock::now();
       char sink[4096];
       // Drop those that reached EOF, failed, or ran out of time.
       std::erase_if(lingering_, [&](Lingering& l) {
@@ -144,7 +144,7 @@ void Server::linger_loop() {
 
 void Server::pool_worker() {
   for (;;) {
-    std::unique_ptr<net::Conn> c;
+    std::unique_ptr<netpoll::Conn> c;
     {
       std::unique_lock lk(mu_);
       ++idle_workers_;
@@ -172,7 +172,7 @@ bool Server::serve_goroutines() {
   bool graceful = false;
   goro::Options opts;
   opts.procs = cfg_.procs;
-  opts.poller = net::poller_factory(poller_.kind);
+  opts.poller = netpoll::poller_factory(poller_.kind);
   goro::run(
       [&] {
         accept_loop();
@@ -184,7 +184,7 @@ bool Server::serve_goroutines() {
 }
 
 // Hands an accepted, tracked connection to the mode's executor.
-void Server::start(std::unique_ptr<net::Conn> c) {
+void Server::start(std::unique_ptr<netpoll::Conn> c) {
   switch (cfg_.mode) {
     case Mode::goroutine: {
       // No goroutine until the first request's bytes arrive.
@@ -195,14 +195,14 @@ void Server::start(std::unique_ptr<net::Conn> c) {
       return;
     }
     case Mode::thread: {
-      net::Conn* raw = c.release();  // the thread owns it once it starts
+      netpoll::Conn* raw = c.release();  // the thread owns it once it starts
       try {
-        std::thread([this, raw] { serve_and_release(std::unique_ptr<net::Conn>(raw)); }).detach();
+        std::thread([this, raw] { serve_and_release(std::unique_ptr<netpoll::Conn>(raw)); }).detach();
       } catch (const std::system_error& err) {
         // The thread limit (or memory for its stack) ran out: this is the
         // cost thread-per-connection pays.  Answer 503 instead.
         spdlog::warn("cannot start a thread for a connection: {}", err.what());
-        std::unique_ptr<net::Conn> owned(raw);
+        std::unique_ptr<netpoll::Conn> owned(raw);
         {
           std::lock_guard lk(mu_);
           conns_.erase(raw);
@@ -223,7 +223,7 @@ void Server::start(std::unique_ptr<net::Conn> c) {
 }
 
 void Server::park_session(Session* s) {
-  net::Deadline d = net::deadline_in(s->first ? cfg_.header_timeout : cfg_.idle_timeout);
+  netpoll::Deadline d = netpoll::deadline_in(s->first ? cfg_.header_timeout : cfg_.idle_timeout);
   if (!s->conn->when_readable(d, &draining_, s)) {
     // Not on a netpoll worker (cannot happen in goroutine mode): serve with a
     // parked goroutine instead.
@@ -279,17 +279,17 @@ void Server::run_session(Session* s) {
 }
 
 void Server::accept_loop() {
-  auto last_emfile_log = net::Clock::now() - 1h;
+  auto last_emfile_log = netpoll::Clock::now() - 1h;
   for (;;) {
-    net::Conn conn;
+    netpoll::Conn conn;
     int e = listener_.accept(conn, &draining_);
     if (e == -ECANCELED) break;
     if (e == -EMFILE || e == -ENFILE || e == -ENOBUFS || e == -ENOMEM) {
       // Out of descriptors: back off briefly as Go's net/http does, and say
       // so at most once a second.
-      if (net::Clock::now() - last_emfile_log > 1s) {
+      if (netpoll::Clock::now() - last_emfile_log > 1s) {
         spdlog::warn("accept: {}; retrying (raise ulimit -n or lower --max-conns)", std::strerror(-e));
-        last_emfile_log = net::Clock::now();
+        last_emfile_log = netpoll::Clock::now();
       }
       goro::sleep_for(10ms);
       continue;
@@ -304,7 +304,7 @@ void Server::accept_loop() {
       reject(conn);
       continue;
     }
-    auto c = std::make_unique<net::Conn>(std::move(conn));
+    auto c = std::make_unique<netpoll::Conn>(std::move(conn));
     track(c.get());
     start(std::move(c));
   }
@@ -324,7 +324,7 @@ bool Server::drain() {
   bool graceful = all_done_.wait_for(lk, cfg_.shutdown_timeout, [&] { return conns_.empty(); });
   if (!graceful) {
     spdlog::warn("shutdown timeout: closing {} connection(s) by force", conns_.size());
-    for (net::Conn* c : conns_) c->shutdown();
+    for (netpoll::Conn* c : conns_) c->shutdown();
     all_done_.wait_for(lk, kForceGrace, [&] { return conns_.empty(); });
   }
   bool all_closed = conns_.empty();

@@ -25,7 +25,7 @@ struct Fixture {
   Config config;
   Router router;
   Metrics metrics;
-  goro::net::Interrupt draining;
+  goro::netpoll::Interrupt draining;
   Context context{config, metrics, -1, std::chrono::steady_clock::now()};
   ConnEnv env{config, router, context, metrics, draining};
 
@@ -56,7 +56,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   ::shutdown(sv[1], SHUT_WR);
   {
-    goro::net::Conn conn(sv[0]);
+    goro::netpoll::Conn conn(sv[0]);
     ::fcntl(sv[0], F_SETFL, O_NONBLOCK);
     serve_connection(conn, fx.env);
   }

@@ -14,25 +14,25 @@
 #include <thread>
 #include <vector>
 
-#include "goro/net/conn.hpp"
-#include "goro/net/interrupt.hpp"
-#include "goro/net/listener.hpp"
-#include "goro/net/poller.hpp"
+#include "goro/netpoll/conn.hpp"
+#include "goro/netpoll/interrupt.hpp"
+#include "goro/netpoll/listener.hpp"
+#include "goro/netpoll/poller.hpp"
 #include "goro/runtime.hpp"
 #include "goro/stats.hpp"
 #include "goro/sync.hpp"
 #include "goro/time.hpp"
 
 using namespace std::chrono_literals;
-using goro::net::Conn;
-using goro::net::Listener;
-using goro::net::PollerKind;
+using goro::netpoll::Conn;
+using goro::netpoll::Listener;
+using goro::netpoll::PollerKind;
 
 namespace {
 
 std::vector<PollerKind> backends() {
   std::vector<PollerKind> kinds{PollerKind::epoll};
-  auto choice = goro::net::choose_poller(PollerKind::automatic);
+  auto choice = goro::netpoll::choose_poller(PollerKind::automatic);
   if (choice.kind == PollerKind::uring) kinds.push_back(PollerKind::uring);
   else MESSAGE("io_uring cases skipped: " << choice.detail);
   return kinds;
@@ -41,7 +41,7 @@ std::vector<PollerKind> backends() {
 void run_on(PollerKind kind, int procs, std::function<void()> fn) {
   goro::Options o;
   o.procs = procs;
-  o.poller = goro::net::poller_factory(kind);
+  o.poller = goro::netpoll::poller_factory(kind);
   goro::run(std::move(fn), std::move(o));
 }
 
@@ -60,7 +60,7 @@ std::pair<Conn, Conn> tcp_pair() {
 
 TEST_CASE("echo over loopback with 1000 concurrent goroutines moves every byte") {
   for (PollerKind kind : backends()) {
-    CAPTURE(goro::net::to_string(kind));
+    CAPTURE(goro::netpoll::to_string(kind));
     constexpr int kClients = 1000;
     constexpr size_t kBytes = 20'000;  // more than one read, often more than one write
     std::atomic<uint64_t> echoed{0}, verified{0};
@@ -70,7 +70,7 @@ TEST_CASE("echo over loopback with 1000 concurrent goroutines moves every byte")
       const char* what;
       REQUIRE(l.listen("127.0.0.1", 0, 4096, &what) == 0);
       int port = l.port();
-      goro::net::Interrupt stop;
+      goro::netpoll::Interrupt stop;
       goro::WaitGroup servers;
       servers.add(1);
       goro::go([&] {
@@ -82,9 +82,9 @@ TEST_CASE("echo over loopback with 1000 concurrent goroutines moves every byte")
           goro::go([&conns, &echoed, c = std::move(c)]() mutable {
             char buf[4096];
             for (;;) {
-              ssize_t n = c.read(buf, goro::net::kNoDeadline);
+              ssize_t n = c.read(buf, goro::netpoll::kNoDeadline);
               if (n <= 0) break;
-              if (c.write_all({buf, static_cast<size_t>(n)}, goro::net::kNoDeadline) < 0) break;
+              if (c.write_all({buf, static_cast<size_t>(n)}, goro::netpoll::kNoDeadline) < 0) break;
               echoed += static_cast<uint64_t>(n);
             }
             conns.done();
@@ -109,13 +109,13 @@ TEST_CASE("echo over loopback with 1000 concurrent goroutines moves every byte")
           goro::WaitGroup writer;
           writer.add(1);
           goro::go([&] {
-            if (c.write_all(out, goro::net::kNoDeadline) < 0) ++failures;
+            if (c.write_all(out, goro::netpoll::kNoDeadline) < 0) ++failures;
             writer.done();
           });
           std::string in;
           char buf[8192];
           while (in.size() < kBytes) {
-            ssize_t n = c.read(buf, goro::net::deadline_in(30s));
+            ssize_t n = c.read(buf, goro::netpoll::deadline_in(30s));
             if (n <= 0) break;
             in.append(buf, static_cast<size_t>(n));
           }
@@ -136,24 +136,24 @@ TEST_CASE("echo over loopback with 1000 concurrent goroutines moves every byte")
 
 TEST_CASE("a read deadline fires, never early") {
   for (PollerKind kind : backends()) {
-    CAPTURE(goro::net::to_string(kind));
+    CAPTURE(goro::netpoll::to_string(kind));
     run_on(kind, 2, [] {
       auto [a, b] = tcp_pair();
       char buf[16];
-      auto start = goro::net::Clock::now();
+      auto start = goro::netpoll::Clock::now();
       ssize_t n = b.read(buf, start + 50ms);
       CHECK(n == -ETIMEDOUT);
-      CHECK(goro::net::Clock::now() - start >= 50ms);
+      CHECK(goro::netpoll::Clock::now() - start >= 50ms);
       // The connection still works after a timeout.
-      REQUIRE(a.write_all("x", goro::net::kNoDeadline) == 0);
-      CHECK(b.read(buf, goro::net::deadline_in(5s)) == 1);
+      REQUIRE(a.write_all("x", goro::netpoll::kNoDeadline) == 0);
+      CHECK(b.read(buf, goro::netpoll::deadline_in(5s)) == 1);
     });
   }
 }
 
 TEST_CASE("shutting a connection down wakes the goroutine parked on it") {
   for (PollerKind kind : backends()) {
-    CAPTURE(goro::net::to_string(kind));
+    CAPTURE(goro::netpoll::to_string(kind));
     run_on(kind, 2, [] {
       auto [a, b] = tcp_pair();
       std::atomic<bool> parked{false};
@@ -163,7 +163,7 @@ TEST_CASE("shutting a connection down wakes the goroutine parked on it") {
       goro::go([&, &b = b] {
         char buf[16];
         parked = true;
-        result = b.read(buf, goro::net::kNoDeadline);
+        result = b.read(buf, goro::netpoll::kNoDeadline);
         wg.done();
       });
       while (!parked) goro::yield();
@@ -178,15 +178,15 @@ TEST_CASE("shutting a connection down wakes the goroutine parked on it") {
 
 TEST_CASE("an interrupt wakes a parked wait with ECANCELED") {
   for (PollerKind kind : backends()) {
-    CAPTURE(goro::net::to_string(kind));
-    goro::net::Interrupt intr;
+    CAPTURE(goro::netpoll::to_string(kind));
+    goro::netpoll::Interrupt intr;
     run_on(kind, 2, [&] {
       auto [a, b] = tcp_pair();
       int r = 1;
       goro::WaitGroup wg;
       wg.add(1);
       goro::go([&, &b = b] {
-        r = b.wait_readable(goro::net::kNoDeadline, &intr);
+        r = b.wait_readable(goro::netpoll::kNoDeadline, &intr);
         wg.done();
       });
       goro::sleep_for(20ms);
@@ -198,7 +198,7 @@ TEST_CASE("an interrupt wakes a parked wait with ECANCELED") {
 }
 
 namespace {
-struct Flag final : goro::net::Callback {
+struct Flag final : goro::netpoll::Callback {
   std::atomic<int> res{1};
   std::atomic<int> calls{0};
   void on_ready(int r, std::span<const char>) override {
@@ -208,7 +208,7 @@ struct Flag final : goro::net::Callback {
 };
 
 // Records what on_ready was lent (it must copy: the buffer goes back).
-struct Capture final : goro::net::Callback {
+struct Capture final : goro::netpoll::Callback {
   int res = 1;
   int calls = 0;
   std::string data;
@@ -222,19 +222,19 @@ struct Capture final : goro::net::Callback {
 
 TEST_CASE("accept takes a burst of connections; the interrupt ends it; close while armed frees its queue") {
   for (PollerKind kind : backends()) {
-    CAPTURE(goro::net::to_string(kind));
+    CAPTURE(goro::netpoll::to_string(kind));
     run_on(kind, 2, [kind] {
       constexpr int kConns = 300;
       Listener l;
       const char* what;
       REQUIRE(l.listen("127.0.0.1", 0, 1024, &what) == 0);
       int port = l.port();
-      goro::net::Interrupt stop;
+      goro::netpoll::Interrupt stop;
       std::atomic<int> accepted{0};
       std::atomic<int> result{1};
       goro::WaitGroup done;
       done.add(1);
-      auto before = goro::net::poller_stats();
+      auto before = goro::netpoll::poller_stats();
       goro::go([&] {
         std::vector<Conn> held;
         for (;;) {
@@ -269,7 +269,7 @@ TEST_CASE("accept takes a burst of connections; the interrupt ends it; close whi
       stop.fire();
       done.wait();
       CHECK(result == -ECANCELED);
-      auto after = goro::net::poller_stats();
+      auto after = goro::netpoll::poller_stats();
       if (kind == PollerKind::uring) CHECK(after.accepts_multishot - before.accepts_multishot == kConns);
       else CHECK(after.accepts_multishot == before.accepts_multishot);
       for (int fd : clients) ::close(fd);
@@ -293,7 +293,7 @@ TEST_CASE("accept takes a burst of connections; the interrupt ends it; close whi
 
 TEST_CASE("an idle wait brings its bytes; a burst beyond the buffer ring falls back to recv, losing none") {
   for (PollerKind kind : backends()) {
-    CAPTURE(goro::net::to_string(kind));
+    CAPTURE(goro::netpoll::to_string(kind));
     run_on(kind, 1, [kind] {
       // More connections than the io_uring backend's 128 provided buffers,
       // all armed, then all written to before the P polls once: the RECVs
@@ -307,8 +307,8 @@ TEST_CASE("an idle wait brings its bytes; a burst beyond the buffer ring falls b
         ours.emplace_back(sv[0]);
         theirs.emplace_back(sv[1]);
       }
-      auto before = goro::net::poller_stats();
-      for (int i = 0; i < kConns; ++i) REQUIRE(ours[i].when_readable(goro::net::kNoDeadline, nullptr, &waits[i]));
+      auto before = goro::netpoll::poller_stats();
+      for (int i = 0; i < kConns; ++i) REQUIRE(ours[i].when_readable(goro::netpoll::kNoDeadline, nullptr, &waits[i]));
       for (int i = 0; i < kConns; ++i) REQUIRE(theirs[i].write_all("request " + std::to_string(i), {}) == 0);
       auto all_called = [&] {
         for (auto& w : waits)
@@ -326,7 +326,7 @@ TEST_CASE("an idle wait brings its bytes; a burst beyond the buffer ring falls b
         if (got.empty()) {
           // "Read it yourself": the bytes are still in the socket.
           char buf[64];
-          ssize_t n = ours[i].read(buf, goro::net::deadline_in(1s));
+          ssize_t n = ours[i].read(buf, goro::netpoll::deadline_in(1s));
           REQUIRE(n > 0);
           got.assign(buf, static_cast<size_t>(n));
         } else {
@@ -334,7 +334,7 @@ TEST_CASE("an idle wait brings its bytes; a burst beyond the buffer ring falls b
         }
         CHECK(got == "request " + std::to_string(i));
       }
-      auto after = goro::net::poller_stats();
+      auto after = goro::netpoll::poller_stats();
       CHECK(after.recv_buffered - before.recv_buffered == static_cast<uint64_t>(lent));
       if (kind == PollerKind::uring) {
         CHECK(lent > 0);
@@ -352,7 +352,7 @@ TEST_CASE("an idle wait brings its bytes; a burst beyond the buffer ring falls b
         REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
         Conn mine(sv[0]), peer(sv[1]);
         Capture eof;
-        REQUIRE(mine.when_readable(goro::net::kNoDeadline, nullptr, &eof));
+        REQUIRE(mine.when_readable(goro::netpoll::kNoDeadline, nullptr, &eof));
         peer.close();
         for (int k = 0; k < 1000 && eof.calls == 0; ++k) goro::sleep_for(1ms);
         REQUIRE(eof.calls == 1);
@@ -363,7 +363,7 @@ TEST_CASE("an idle wait brings its bytes; a burst beyond the buffer ring falls b
       REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
       Conn mine(sv[0]), peer(sv[1]);
       Capture last;
-      REQUIRE(mine.when_readable(goro::net::kNoDeadline, nullptr, &last));
+      REQUIRE(mine.when_readable(goro::netpoll::kNoDeadline, nullptr, &last));
       REQUIRE(peer.write_all("after", {}) == 0);
       for (int k = 0; k < 1000 && last.calls == 0; ++k) goro::sleep_for(1ms);
       REQUIRE(last.calls == 1);
@@ -374,34 +374,34 @@ TEST_CASE("an idle wait brings its bytes; a burst beyond the buffer ring falls b
 
 TEST_CASE("when_readable holds a connection without a goroutine") {
   for (PollerKind kind : backends()) {
-    CAPTURE(goro::net::to_string(kind));
+    CAPTURE(goro::netpoll::to_string(kind));
     run_on(kind, 2, [] {
       auto [a, b] = tcp_pair();
       Flag on_data, on_timeout;
       uint64_t before = goro::stats().goroutines_alive;
-      REQUIRE(b.when_readable(goro::net::kNoDeadline, nullptr, &on_data));
+      REQUIRE(b.when_readable(goro::netpoll::kNoDeadline, nullptr, &on_data));
       CHECK(goro::stats().goroutines_alive == before);  // nothing parked
       goro::sleep_for(20ms);
       CHECK(on_data.calls == 0);
-      REQUIRE(a.write_all("ping", goro::net::kNoDeadline) == 0);
+      REQUIRE(a.write_all("ping", goro::netpoll::kNoDeadline) == 0);
       for (int i = 0; i < 500 && on_data.calls == 0; ++i) goro::sleep_for(2ms);
       CHECK(on_data.calls == 1);
       CHECK(on_data.res == 0);
 
       auto [c, d] = tcp_pair();
-      auto start = goro::net::Clock::now();
+      auto start = goro::netpoll::Clock::now();
       REQUIRE(d.when_readable(start + 30ms, nullptr, &on_timeout));
       for (int i = 0; i < 1000 && on_timeout.calls == 0; ++i) goro::sleep_for(2ms);
       CHECK(on_timeout.calls == 1);
       CHECK(on_timeout.res == -ETIMEDOUT);
-      CHECK(goro::net::Clock::now() - start >= 30ms);
+      CHECK(goro::netpoll::Clock::now() - start >= 30ms);
     });
   }
 }
 
 TEST_CASE("write_all survives short writes and EAGAIN into a small socket buffer") {
   for (PollerKind kind : backends()) {
-    CAPTURE(goro::net::to_string(kind));
+    CAPTURE(goro::netpoll::to_string(kind));
     run_on(kind, 2, [] {
       // A Unix socketpair with a small send buffer: TCP with tiny buffers
       // stalls in zero-window probes, which would test TCP, not write_all.
@@ -420,13 +420,13 @@ TEST_CASE("write_all survives short writes and EAGAIN into a small socket buffer
         // Three buffers, so short writes land inside and across them.
         iovec iov[3] = {{payload.data(), 1000}, {payload.data() + 1000, kTotal / 2},
                         {payload.data() + 1000 + kTotal / 2, kTotal - 1000 - kTotal / 2}};
-        wrote = a.write_all(std::span<const iovec>(iov, 3), goro::net::deadline_in(60s));
+        wrote = a.write_all(std::span<const iovec>(iov, 3), goro::netpoll::deadline_in(60s));
         wg.done();
       });
       std::string got;
       char buf[3000];  // odd-sized reads
       while (got.size() < kTotal) {
-        ssize_t n = b.read(buf, goro::net::deadline_in(60s));
+        ssize_t n = b.read(buf, goro::netpoll::deadline_in(60s));
         if (n <= 0) break;
         got.append(buf, static_cast<size_t>(n));
       }
@@ -440,19 +440,19 @@ TEST_CASE("write_all survives short writes and EAGAIN into a small socket buffer
 
 TEST_CASE("a goroutine parked on I/O shows as IO wait in the dump") {
   for (PollerKind kind : backends()) {
-    CAPTURE(goro::net::to_string(kind));
+    CAPTURE(goro::netpoll::to_string(kind));
     run_on(kind, 2, [] {
       auto [a, b] = tcp_pair();
       goro::WaitGroup wg;
       wg.add(1);
       goro::go([&, &b = b] {
         char buf[4];
-        b.read(buf, goro::net::deadline_in(5s));
+        b.read(buf, goro::netpoll::deadline_in(5s));
         wg.done();
       });
       goro::sleep_for(20ms);
       CHECK(goro::dump_goroutines().find("[IO wait]") != std::string::npos);
-      a.write_all("done", goro::net::kNoDeadline);
+      a.write_all("done", goro::netpoll::kNoDeadline);
       wg.wait();
     });
   }
@@ -460,17 +460,17 @@ TEST_CASE("a goroutine parked on I/O shows as IO wait in the dump") {
 
 TEST_CASE("an OS thread's data wakes a worker idle in its poller") {
   for (PollerKind kind : backends()) {
-    CAPTURE(goro::net::to_string(kind));
+    CAPTURE(goro::netpoll::to_string(kind));
     run_on(kind, 2, [] {
       auto [a, b] = tcp_pair();
       // Every worker has nothing to do and sleeps in its poller; only the
       // kernel's completion can wake the one the reader parked on.
       std::thread writer([&a = a] {
         std::this_thread::sleep_for(100ms);
-        a.write_all("wake", goro::net::kNoDeadline);
+        a.write_all("wake", goro::netpoll::kNoDeadline);
       });
       char buf[8];
-      ssize_t n = b.read(buf, goro::net::deadline_in(10s));
+      ssize_t n = b.read(buf, goro::netpoll::deadline_in(10s));
       writer.join();
       CHECK(n == 4);
     });
@@ -482,13 +482,13 @@ namespace {
 // Wraps a real backend and injects what a kernel may do: spurious
 // readiness (the retried syscall then says EAGAIN again) and a wait that
 // ends in ECANCELED.  Conn must loop on the first and surface the second.
-class FaultyBackend final : public goro::net::detail::Backend {
+class FaultyBackend final : public goro::netpoll::detail::Backend {
  public:
   explicit FaultyBackend(std::unique_ptr<goro::Poller> inner)
-      : owned_(std::move(inner)), inner_(dynamic_cast<goro::net::detail::Backend*>(owned_.get())) {}
+      : owned_(std::move(inner)), inner_(dynamic_cast<goro::netpoll::detail::Backend*>(owned_.get())) {}
   int poll(std::chrono::nanoseconds t) override { return inner_->poll(t); }
   void wake() override { inner_->wake(); }
-  int wait_fd(int fd, short events, goro::net::Deadline d) override {
+  int wait_fd(int fd, short events, goro::netpoll::Deadline d) override {
     int n = ++waits;
     if (cancel_next.exchange(false)) return -ECANCELED;
     if (n % 3 == 0) {
@@ -499,14 +499,14 @@ class FaultyBackend final : public goro::net::detail::Backend {
     return inner_->wait_fd(fd, events, d);
   }
   ssize_t pread(int fd, void* b, size_t n, uint64_t off) override { return inner_->pread(fd, b, n, off); }
-  void wait_fd_async(goro::net::detail::WaitRecord* w, short ev) override { inner_->wait_fd_async(w, ev); }
+  void wait_fd_async(goro::netpoll::detail::WaitRecord* w, short ev) override { inner_->wait_fd_async(w, ev); }
 
   static inline std::atomic<int> waits{0}, spurious{0};
   static inline std::atomic<bool> cancel_next{false};
 
  private:
   std::unique_ptr<goro::Poller> owned_;
-  goro::net::detail::Backend* inner_;
+  goro::netpoll::detail::Backend* inner_;
 };
 
 void run_faulty(PollerKind kind, std::function<void()> fn) {
@@ -514,7 +514,7 @@ void run_faulty(PollerKind kind, std::function<void()> fn) {
   o.procs = 2;
   o.poller = [kind](int) -> std::unique_ptr<goro::Poller> {
     std::string why;
-    return std::make_unique<FaultyBackend>(goro::net::make_poller(kind, &why));
+    return std::make_unique<FaultyBackend>(goro::netpoll::make_poller(kind, &why));
   };
   goro::run(std::move(fn), std::move(o));
 }
@@ -523,7 +523,7 @@ void run_faulty(PollerKind kind, std::function<void()> fn) {
 
 TEST_CASE("spurious readiness and injected ECANCELED are handled") {
   for (PollerKind kind : backends()) {
-    CAPTURE(goro::net::to_string(kind));
+    CAPTURE(goro::netpoll::to_string(kind));
     FaultyBackend::waits = 0;
     FaultyBackend::spurious = 0;
     run_faulty(kind, [] {
@@ -535,13 +535,13 @@ TEST_CASE("spurious readiness and injected ECANCELED are handled") {
       wg.add(1);
       int wrote = 1;
       goro::go([&, &a = a] {
-        wrote = a.write_all(payload, goro::net::deadline_in(60s));
+        wrote = a.write_all(payload, goro::netpoll::deadline_in(60s));
         wg.done();
       });
       size_t got = 0;
       char buf[65536];
       while (got < kTotal) {
-        ssize_t n = b.read(buf, goro::net::deadline_in(60s));
+        ssize_t n = b.read(buf, goro::netpoll::deadline_in(60s));
         if (n <= 0) break;
         got += static_cast<size_t>(n);
       }
@@ -550,13 +550,13 @@ TEST_CASE("spurious readiness and injected ECANCELED are handled") {
       CHECK(got == kTotal);
 
       // A deadline still holds when wakes are spurious: never early.
-      auto start = goro::net::Clock::now();
+      auto start = goro::netpoll::Clock::now();
       CHECK(b.read(buf, start + 40ms) == -ETIMEDOUT);
-      CHECK(goro::net::Clock::now() - start >= 40ms);
+      CHECK(goro::netpoll::Clock::now() - start >= 40ms);
 
       // An I/O wait cancelled under the connection surfaces as ECANCELED.
       FaultyBackend::cancel_next = true;
-      CHECK(b.read(buf, goro::net::deadline_in(5s)) == -ECANCELED);
+      CHECK(b.read(buf, goro::netpoll::deadline_in(5s)) == -ECANCELED);
     });
     CHECK(FaultyBackend::spurious > 0);
   }
@@ -564,14 +564,14 @@ TEST_CASE("spurious readiness and injected ECANCELED are handled") {
 
 TEST_CASE("hundreds of waits with mixed deadlines: each ends once, by I/O or never early by timeout") {
   for (PollerKind kind : backends()) {
-    CAPTURE(goro::net::to_string(kind));
+    CAPTURE(goro::netpoll::to_string(kind));
     run_on(kind, 2, [] {
       constexpr int kWaits = 300;
       std::vector<std::pair<Conn, Conn>> pairs;
       for (int i = 0; i < kWaits; ++i) pairs.push_back(tcp_pair());
       std::atomic<int> timed_out{0}, got_data{0}, early{0}, wrong{0};
       goro::WaitGroup wg;
-      auto start = goro::net::Clock::now();
+      auto start = goro::netpoll::Clock::now();
       for (int i = 0; i < kWaits; ++i) {
         wg.add(1);
         // Deadlines from 20 to 320 ms, in an order unlike their index, so the
@@ -582,7 +582,7 @@ TEST_CASE("hundreds of waits with mixed deadlines: each ends once, by I/O or nev
           ssize_t n = pairs[i].second.read(buf, deadline);
           if (n == -ETIMEDOUT) {
             ++timed_out;
-            if (goro::net::Clock::now() < deadline) ++early;
+            if (goro::netpoll::Clock::now() < deadline) ++early;
             if (i % 2 == 0) ++wrong;  // even ones were sent data before any deadline
           } else if (n == 1) {
             ++got_data;
@@ -593,7 +593,7 @@ TEST_CASE("hundreds of waits with mixed deadlines: each ends once, by I/O or nev
         });
       }
       goro::sleep_for(5ms);
-      for (int i = 0; i < kWaits; i += 2) REQUIRE(pairs[i].first.write_all("x", goro::net::kNoDeadline) == 0);
+      for (int i = 0; i < kWaits; i += 2) REQUIRE(pairs[i].first.write_all("x", goro::netpoll::kNoDeadline) == 0);
       wg.wait();
       CHECK(got_data == kWaits / 2);
       CHECK(timed_out == kWaits / 2);

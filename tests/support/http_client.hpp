@@ -1,5 +1,5 @@
 // Test-side HTTP client on raw POSIX sockets — deliberately independent of
-// the server's own net and parser code, so a bug there cannot hide itself.
+// the server's own netpoll and parser code, so a bug there cannot hide itself.
 #pragma once
 
 #include <chrono>

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "goro/http/parser.hpp"
-#include "goro/net/poller.hpp"
+#include "goro/netpoll/poller.hpp"
 
 namespace goro::http {
 
@@ -22,7 +22,7 @@ struct Config {
   Mode mode = Mode::goroutine;
   // Goroutine mode: worker threads (Ps); 0 = GOMAXPROCS or the CPU count.
   int procs = 0;
-  net::PollerKind poller = net::PollerKind::automatic;
+  netpoll::PollerKind poller = netpoll::PollerKind::automatic;
   // Pool size.  64 lets a pool overlap 64 slow (/sleep) requests while
   // staying far below the thread counts that make thread mode expensive.
   int threads = 64;

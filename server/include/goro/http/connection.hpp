@@ -1,10 +1,10 @@
 // goro/http/connection.hpp — the per-connection loop, shared by every mode.
 //
 // read → parse (llhttp) → dispatch → write, repeated while the connection
-// is kept alive.  It blocks only through goro::net::Conn, so the same code
+// is kept alive.  It blocks only through goro::netpoll::Conn, so the same code
 // runs on an OS thread (thread, pool) or a goroutine.
 //
-// Timeouts, all absolute deadlines (net/deadline.hpp):
+// Timeouts, all absolute deadlines (netpoll/deadline.hpp):
 //   header  — from accept (first request) or the first byte (later ones)
 //             until the header block is complete: 408 and close;
 //   idle    — waiting for the next request on a kept-alive connection, and
@@ -20,8 +20,8 @@
 #include "goro/http/config.hpp"
 #include "goro/http/metrics.hpp"
 #include "goro/http/router.hpp"
-#include "goro/net/conn.hpp"
-#include "goro/net/interrupt.hpp"
+#include "goro/netpoll/conn.hpp"
+#include "goro/netpoll/interrupt.hpp"
 
 namespace goro::http {
 
@@ -33,7 +33,7 @@ struct ConnEnv {
   Metrics& metrics;
   // Fired when graceful shutdown begins: idle connections close, busy ones
   // answer their current request with "Connection: close".
-  const net::Interrupt& draining;
+  const netpoll::Interrupt& draining;
   AccessLog* access_log = nullptr;
   // Pool mode: queued connections that no idle thread is about to take.
   // While any starve, a response closes its connection instead of keeping it
@@ -67,6 +67,6 @@ struct ServeOptions {
 // Serves `conn` until it closes, fails, times out, or (with
 // detach_when_idle) goes idle.  Never throws; closes nothing (the caller
 // owns `conn`).
-ConnEnd serve_connection(net::Conn& conn, const ConnEnv& env, ServeOptions opts = {});
+ConnEnd serve_connection(netpoll::Conn& conn, const ConnEnv& env, ServeOptions opts = {});
 
 }  // namespace goro::http

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "goro/http/request.hpp"
-#include "goro/net/file.hpp"
+#include "goro/netpoll/file.hpp"
 
 namespace goro::http {
 
@@ -17,7 +17,7 @@ struct Response {
   std::string content_type = "text/plain; charset=utf-8";
   std::vector<Header> headers;  // extra headers (Allow, Retry-After, ...)
   std::string body;
-  net::File file;      // when open, the body is streamed from it instead
+  netpoll::File file;      // when open, the body is streamed from it instead
   bool close = false;  // the connection closes after this response
 
   static Response text(int status, std::string body);

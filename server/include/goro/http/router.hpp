@@ -1,7 +1,7 @@
 // goro/http/router.hpp — path → handler, with 404 and 405 (+ Allow).
 //
 // Handlers are plain blocking code.  They must not know which mode runs them:
-// they block only through goro's primitives (goro::sleep_for, goro::net::File,
+// they block only through goro's primitives (goro::sleep_for, goro::netpoll::File,
 // ...), which sleep the OS thread in thread/pool mode and park the goroutine
 // in goroutine mode.
 #pragma once
@@ -24,7 +24,7 @@ struct Context {
   const Metrics& metrics;
   int root_fd;  // --root, opened once; -1 if it could not be opened
   std::chrono::steady_clock::time_point started;
-  net::PollerKind poller = net::PollerKind::automatic;  // the backend chosen (goroutine mode)
+  netpoll::PollerKind poller = netpoll::PollerKind::automatic;  // the backend chosen (goroutine mode)
 };
 
 using Handler = std::function<Response(const Request&, const Context&)>;

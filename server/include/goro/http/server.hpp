@@ -27,8 +27,8 @@
 #include "goro/http/connection.hpp"
 #include "goro/http/metrics.hpp"
 #include "goro/http/router.hpp"
-#include "goro/net/interrupt.hpp"
-#include "goro/net/listener.hpp"
+#include "goro/netpoll/interrupt.hpp"
+#include "goro/netpoll/listener.hpp"
 
 namespace goro::http {
 
@@ -61,9 +61,9 @@ class Server {
   // Goroutine mode: a connection between requests is a Session parked in
   // the poller (Conn::when_readable) with no goroutine; each readable event
   // spawns one that serves what arrived and exits when the connection idles.
-  struct Session final : net::Callback {
+  struct Session final : netpoll::Callback {
     Server* server;
-    std::unique_ptr<net::Conn> conn;
+    std::unique_ptr<netpoll::Conn> conn;
     bool first = true;
     std::unique_ptr<char[]> buf;  // bytes the poller read (io_uring), until a goroutine takes them
     size_t buffered = 0;
@@ -72,12 +72,12 @@ class Server {
   void park_session(Session* s);
   void run_session(Session* s);
   void accept_loop();
-  void start(std::unique_ptr<net::Conn> c);
+  void start(std::unique_ptr<netpoll::Conn> c);
   bool serve_goroutines();
-  void track(net::Conn* c);
-  void serve_and_release(std::unique_ptr<net::Conn> c);
-  void release(std::unique_ptr<net::Conn> c);  // untracks and closes
-  void reject(net::Conn& c);
+  void track(netpoll::Conn* c);
+  void serve_and_release(std::unique_ptr<netpoll::Conn> c);
+  void release(std::unique_ptr<netpoll::Conn> c);  // untracks and closes
+  void reject(netpoll::Conn& c);
   void pool_worker();
   void linger_loop();
   bool drain();
@@ -85,9 +85,9 @@ class Server {
   Config cfg_;
   Router router_;
   Metrics metrics_;
-  net::Listener listener_;
-  net::Interrupt draining_;
-  net::PollerChoice poller_{net::PollerKind::automatic, ""};
+  netpoll::Listener listener_;
+  netpoll::Interrupt draining_;
+  netpoll::PollerChoice poller_{netpoll::PollerKind::automatic, ""};
   int root_fd_ = -1;
   std::unique_ptr<AccessLog> access_log_;
   Context context_;
@@ -97,13 +97,13 @@ class Server {
   // Guarded by mu_.  A Conn is open for as long as it is in the set.
   std::mutex mu_;
   std::condition_variable all_done_;  // signalled when conns_ becomes empty
-  std::unordered_set<net::Conn*> conns_;
+  std::unordered_set<netpoll::Conn*> conns_;
 
   // Pool mode.  queue_, idle_workers_ and stop_ guarded by mu_; starved_ is
   // queue_.size() - idle_workers_ (at least 0), published for lock-free reads
   // by the connection loop.
   std::condition_variable work_;
-  std::deque<std::unique_ptr<net::Conn>> queue_;
+  std::deque<std::unique_ptr<netpoll::Conn>> queue_;
   size_t idle_workers_ = 0;
   std::atomic<size_t> starved_{0};
   void update_starved() {
@@ -117,8 +117,8 @@ class Server {
   // data would send a RST that can destroy the 503 before it is read.
   // Guarded by linger_mu_.
   struct Lingering {
-    net::Conn conn;
-    net::Deadline until;
+    netpoll::Conn conn;
+    netpoll::Deadline until;
   };
   std::mutex linger_mu_;
   std::vector<Lingering> lingering_;

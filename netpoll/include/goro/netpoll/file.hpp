@@ -1,4 +1,4 @@
-// goro/net/file.hpp — read-only files, opened without escaping a root.
+// goro/netpoll/file.hpp — read-only files, opened without escaping a root.
 #pragma once
 
 #include <sys/types.h>
@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <span>
 
-namespace goro::net {
+namespace goro::netpoll {
 
 class File {
  public:
@@ -35,4 +35,4 @@ class File {
   uint64_t size_ = 0;
 };
 
-}  // namespace goro::net
+}  // namespace goro::netpoll

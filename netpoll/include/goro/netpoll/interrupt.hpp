@@ -1,4 +1,4 @@
-// goro/net/interrupt.hpp — a one-shot broadcast that wakes idle waiters.
+// goro/netpoll/interrupt.hpp — a one-shot broadcast that wakes idle waiters.
 //
 // The server fires it once when graceful shutdown begins: every connection
 // parked waiting for its next request wakes, sees the server draining, and
@@ -8,7 +8,7 @@
 #include <atomic>
 #include <mutex>
 
-namespace goro::net {
+namespace goro::netpoll {
 
 class Interrupt {
  public:
@@ -45,4 +45,4 @@ class Interrupt {
   mutable Enrollment* head_ = nullptr;
 };
 
-}  // namespace goro::net
+}  // namespace goro::netpoll

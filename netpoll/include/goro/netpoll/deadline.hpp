@@ -1,6 +1,6 @@
-// goro/net/deadline.hpp — absolute deadlines for blocking I/O.
+// goro/netpoll/deadline.hpp — absolute deadlines for blocking I/O.
 //
-// Every blocking operation in goro::net takes an absolute steady-clock
+// Every blocking operation in goro::netpoll takes an absolute steady-clock
 // deadline rather than a relative timeout, so a loop of partial reads or
 // writes cannot stretch the total wait (a slowloris client trickling one byte
 // per second still hits the header deadline).
@@ -8,7 +8,7 @@
 
 #include <chrono>
 
-namespace goro::net {
+namespace goro::netpoll {
 
 using Clock = std::chrono::steady_clock;
 using Deadline = Clock::time_point;
@@ -23,4 +23,4 @@ inline Deadline deadline_in(Clock::duration d) {
 // never ends before the deadline, 0 once it has passed.
 int poll_timeout_ms(Deadline d);
 
-}  // namespace goro::net
+}  // namespace goro::netpoll

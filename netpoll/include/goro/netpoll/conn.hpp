@@ -1,4 +1,4 @@
-// goro/net/conn.hpp — one accepted (or connected) TCP connection.
+// goro/netpoll/conn.hpp — one accepted (or connected) TCP connection.
 //
 // Error convention (liburing's): functions return >= 0 on success and a
 // negative errno on failure.  -ETIMEDOUT means the deadline passed first,
@@ -16,9 +16,9 @@
 #include <span>
 #include <string>
 
-#include "goro/net/deadline.hpp"
+#include "goro/netpoll/deadline.hpp"
 
-namespace goro::net {
+namespace goro::netpoll {
 
 class Interrupt;
 struct Callback;
@@ -81,4 +81,4 @@ class Conn {
   int fd_ = -1;
 };
 
-}  // namespace goro::net
+}  // namespace goro::netpoll

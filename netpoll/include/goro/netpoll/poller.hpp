@@ -1,4 +1,4 @@
-// goro/net/poller.hpp — the netpoller: what parks a goroutine on I/O.
+// goro/netpoll/poller.hpp — the netpoller: what parks a goroutine on I/O.
 //
 // Every backend implements goro::Poller (the runtime's interface: poll(timeout)
 // and wake()) plus the one parking operation netpoll needs, wait_fd(): "park
@@ -30,11 +30,11 @@
 #include <span>
 #include <string>
 
-#include "goro/net/deadline.hpp"
-#include "goro/net/interrupt.hpp"
+#include "goro/netpoll/deadline.hpp"
+#include "goro/netpoll/interrupt.hpp"
 #include "goro/runtime.hpp"
 
-namespace goro::net {
+namespace goro::netpoll {
 
 enum class PollerKind { automatic, uring, epoll };
 std::string_view to_string(PollerKind k);
@@ -152,4 +152,4 @@ class Backend : public goro::Poller {
 Backend* current_backend() noexcept;
 
 }  // namespace detail
-}  // namespace goro::net
+}  // namespace goro::netpoll

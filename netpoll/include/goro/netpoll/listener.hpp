@@ -1,12 +1,12 @@
-// goro/net/listener.hpp — a listening TCP socket.
+// goro/netpoll/listener.hpp — a listening TCP socket.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
-#include "goro/net/conn.hpp"
+#include "goro/netpoll/conn.hpp"
 
-namespace goro::net {
+namespace goro::netpoll {
 
 class Interrupt;
 namespace detail {
@@ -49,4 +49,4 @@ class Listener {
   bool multishot_ = true;                 // until a backend says it has none
 };
 
-}  // namespace goro::net
+}  // namespace goro::netpoll
