@@ -155,6 +155,13 @@ class Claims(unittest.TestCase):
         d["thread_costs"]["stack_rss_kb_per_thread"] = 8.4  # what Linux does: 8 MB reserved, 2 pages touched
         self.assertEqual(word(verdicts(d)["2"]), C.PARTLY)
 
+    def test_claim7_few_threads_but_slower_is_partly(self):
+        d = synth(True)
+        for r in d["runs"]:
+            if r["scenario"] == "sleep" and r["system"] in ("goroutine", "goroutine-1p", "go"):
+                r["rps"] = 20000  # half of thread mode's 40,000, still on 5 threads
+        self.assertEqual(word(verdicts(d)["7"]), C.PARTLY)
+
     def test_within_noise_is_neither(self):
         d = synth(True)
         d["bench"]["goro_spawn_one"] = d["bench"]["thread_spawn_one"] = d["thread_costs"]["create_join_ns"] = 1000
