@@ -1,0 +1,267 @@
+#!/usr/bin/env python3
+"""loadtest/verdicts_test.py — CTest's loadtest.verdicts: the rules behind
+"The claims, measured" and the README's generated Results block, on synthetic
+numbers (no server, no wrk; a few seconds, most of it gnuplot).
+
+    python3 loadtest/verdicts_test.py -v
+    ctest --test-dir build -R loadtest.verdicts --output-on-failure
+
+What it checks:
+- each judge_*() rule on both sides of its band and inside it, and "not measured"
+  for missing numbers;
+- every claim's verdict follows the data: a favourable and an unfavourable run give
+  different words, and a run without the data says "not measured";
+- claim 6 (blocked goroutines cost nothing) is judged on goroutine systems only, and
+  a system that got faster with idle connections held (thread mode's ×1.24) is
+  never counted as holding;
+- the README rewrite replaces only what lies between the markers, fails without
+  them, and marks a quick run; `compare --rerender --publish` refuses a README
+  without markers and leaves it untouched.
+"""
+
+import copy
+import importlib.machinery
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+COMPARE = HERE / "compare"
+
+
+def load_compare():
+    loader = importlib.machinery.SourceFileLoader("goro_compare", str(COMPARE))
+    spec = importlib.util.spec_from_loader("goro_compare", loader)
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    return mod
+
+
+C = load_compare()
+
+
+def run(system, scenario, conns, rps, **kw):
+    r = {"system": system, "scenario": scenario, "conns": conns, "rep": 1, "rps": rps, "requests": int(rps * 8),
+         "p50_ms": 1.0, "p99_ms": 5.0, "max_ms": 9.0, "errors": 0, "peak_rss_mb": 10.0, "peak_vm_mb": 100.0,
+         "peak_threads": 5, "cpu_us_per_req": 10.0, "cores_used": 1.0, "wrk_cores": 0.9, "vcs_per_req": 0.1,
+         "ivcs_per_req": 0.01, "server_exit": 0}
+    r.update(kw)
+    return r
+
+
+def idle(system, probe_rps, kb=0.3, threads=5):
+    return {"system": system, "scenario": "idle", "conns": 10000, "rep": 1, "answered": 10000, "held_open": 10000,
+            "failed": 0, "ready_ms": 100, "timed_out": False, "rss_base_mb": 5.0, "rss_held_mb": 8.0,
+            "kb_per_conn": kb, "vm_kb_per_conn": 1.0 if kb < 5 else 8192.0, "threads_base": 5,
+            "threads_held": threads, "peak_rss_mb": 9.0, "peak_threads": threads, "probe_rps": probe_rps,
+            "probe_p99_ms": 5.0, "probe_errors": 0}
+
+
+def synth(good=True, quick=False):
+    """A full run's numbers.  good=True: every claim's expected direction, well
+    beyond noise; good=False: every claim the other way."""
+    systems = ["goroutine", "goroutine-1p", "thread", "pool", "go"]
+    hello = {"goroutine": 150000, "goroutine-1p": 150000, "thread": 75000, "pool": 70000, "go": 90000}
+    runs = []
+    for s in systems:
+        runs.append(run(s, "hello", 50, hello[s]))
+    # idle probe: goroutine systems at ×1.00 (good) or ×0.60 (bad); thread always ×1.24
+    probe = {s: hello[s] * (1.0 if good else 0.6) for s in ("goroutine", "goroutine-1p", "go")}
+    probe.update({"thread": hello["thread"] * 1.24, "pool": hello["pool"] * 1.35})
+    idles = [idle(s, probe[s], kb=0.3 if s != "thread" else 9.4, threads=5 if s != "thread" else 10002)
+             for s in systems]
+    # sleep at 5,000: goroutine few threads at thread mode's throughput (good) or a thread each (bad)
+    for s in systems:
+        thr = {"thread": 5002, "pool": 66}.get(s, 5 if good else 5002)
+        runs.append(run(s, "sleep", 5000, 40000 if s != "pool" else 616, peak_threads=thr))
+    # cpu: 2 Ps twice 1 P (good) or half (bad)
+    for s, v in (("goroutine", 6400 if good else 1600), ("goroutine-1p", 3200), ("thread", 6400),
+                 ("pool", 6400), ("go", 6200)):
+        runs.append(run(s, "cpu", 50, v, cores_used=1.9))
+    gb = 1 if good else 1000  # goroutine side: cheap (good) or 1000x dearer
+    bench = {"goro_spawn_one": 100 * gb, "thread_spawn_one": 30000, "goro_spawn_batch": 70 * gb,
+             "thread_spawn_batch": 30000, "goro_yield_pingpong": 40 * gb, "thread_yield_pingpong": 2000,
+             "goro_chan_pingpong": 90 * gb, "thread_chan_pingpong": 45000, "goro_parked_rss": 4096 * gb,
+             "thread_parked_rss": 8192, "goro_stack_touched": 20480}
+    tc = {"create_join_ns": 40000, "switch_futex_pinned_ns": 1700, "switch_futex_unpinned_ns": 15000,
+          "switch_pipe_pinned_ns": 2000, "switch_pipe_unpinned_ns": 19000, "stack_threads": 1000,
+          # claim 2 as the note states it (good): 8 MB reserved, most of 1 MB resident;
+          # the other way: a 256 KB reservation, barely touched
+          "stack_default_bytes": 8 << 20 if good else 256 << 10, "stack_virt_kb_per_thread": 8188.0,
+          "stack_rss_kb_per_thread": 900.0 if good else 8.4, "stack_maps_per_thread": 2.0,
+          "regs_ptregs_words": 21, "regs_xsave_bytes": 2432, "regs_xcr0": 231, "cpus": 2}
+    return {"settings": {"stamp": "20261127-072349Z", "quick": quick, "repeats": 1 if quick else 3,
+                         "duration": 1 if quick else 8, "idle_conns": 10000, "pool_threads": 64,
+                         "bench": "/x/build/bench/goro-bench", "systems": systems,
+                         "argv": ["loadtest/compare", "--publish"]},
+            "machine": {"cpu": "Test CPU", "cores": 2, "kernel": "6.18.1-test", "mem_gb": 4.0,
+                        "goro_commit": "abc1234", "wrk": "wrk 4.1.0", "go": "go version go1.19.8 linux/amd64",
+                        "nginx": "", "gnuplot": ""},
+            "runs": runs, "idle": idles, "thread_costs": tc, "bench": bench, "notes": []}
+
+
+def verdicts(data):
+    return {num: v for num, _claim, _shown, v in C.claim_rows(C.View(data))}
+
+
+def word(v):
+    return v.split(":", 1)[0].split(" (", 1)[0]
+
+
+class Rules(unittest.TestCase):
+    def test_gain_both_sides_and_between(self):
+        self.assertEqual(C.judge_gain(2.0), C.HOLDS)
+        self.assertEqual(C.judge_gain(1.15), C.HOLDS)
+        self.assertEqual(C.judge_gain(1.10), C.WITHIN)
+        self.assertEqual(C.judge_gain(1.0), C.WITHIN)
+        self.assertEqual(C.judge_gain(0.90), C.WITHIN)
+        self.assertEqual(C.judge_gain(0.5), C.REFUTED)
+        self.assertEqual(C.judge_gain(None), C.NM)
+        self.assertEqual(C.judge_gain(0), C.NM)
+
+    def test_no_effect_is_two_sided(self):
+        self.assertEqual(C.judge_no_effect(1.0), C.HOLDS)
+        self.assertEqual(C.judge_no_effect(0.9), C.HOLDS)
+        self.assertEqual(C.judge_no_effect(1.1), C.HOLDS)
+        self.assertEqual(C.judge_no_effect(0.7), C.REFUTED)
+        # Faster with the load than without is not "costs nothing".
+        self.assertEqual(C.judge_no_effect(1.24), C.UNEXPECTED)
+        self.assertEqual(C.judge_no_effect(None), C.NM)
+
+    def test_at_least(self):
+        self.assertEqual(C.judge_at_least(1.3), C.HOLDS)
+        self.assertEqual(C.judge_at_least(0.9), C.HOLDS)
+        self.assertEqual(C.judge_at_least(0.5), C.REFUTED)
+        self.assertEqual(C.judge_at_least(None), C.NM)
+
+
+class Claims(unittest.TestCase):
+    def test_every_verdict_follows_the_data(self):
+        good, bad = verdicts(synth(True)), verdicts(synth(False))
+        self.assertEqual(sorted(good), [str(i) for i in range(1, 9)])
+        for num in good:
+            with self.subTest(claim=num):
+                self.assertNotEqual(word(good[num]), word(bad[num]), f"claim {num}: {good[num]!r} / {bad[num]!r}")
+                self.assertIn(word(good[num]), (C.HOLDS, C.PARTLY), good[num])
+                self.assertIn(word(bad[num]), (C.REFUTED, C.PARTLY), bad[num])
+
+    def test_claim2_reserved_not_committed_is_partly(self):
+        d = synth(True)
+        d["thread_costs"]["stack_rss_kb_per_thread"] = 8.4  # what Linux does: 8 MB reserved, 2 pages touched
+        self.assertEqual(word(verdicts(d)["2"]), C.PARTLY)
+
+    def test_claim7_few_threads_but_slower_is_partly(self):
+        d = synth(True)
+        for r in d["runs"]:
+            if r["scenario"] == "sleep" and r["system"] in ("goroutine", "goroutine-1p", "go"):
+                r["rps"] = 20000  # half of thread mode's 40,000, still on 5 threads
+        self.assertEqual(word(verdicts(d)["7"]), C.PARTLY)
+
+    def test_within_noise_is_neither(self):
+        d = synth(True)
+        d["bench"]["goro_spawn_one"] = d["bench"]["thread_spawn_one"] = d["thread_costs"]["create_join_ns"] = 1000
+        self.assertEqual(word(verdicts(d)["4"]), C.WITHIN)
+
+    def test_claim6_thread_speedup_never_holds(self):
+        v6 = verdicts(synth(True))["6"]
+        self.assertTrue(v6.startswith(C.HOLDS + ":"), v6)
+        judged, _, contrast = v6.partition("; not goroutines, for contrast:")
+        self.assertNotIn("thread", judged)  # the verdict's subject is goroutine systems only
+        self.assertIn("thread ×1.24 (faster by more than 15%", contrast)
+        # With only thread mode's ×1.24 measured there is nothing to judge.
+        d = synth(True)
+        d["idle"] = [r for r in d["idle"] if r["system"] in ("thread", "pool")]
+        self.assertTrue(verdicts(d)["6"].startswith(C.NM), verdicts(d)["6"])
+
+    def test_claim6_goroutine_speedup_is_flagged_not_holding(self):
+        d = synth(True)
+        for r in d["idle"]:
+            if r["system"] in ("goroutine", "goroutine-1p", "go"):
+                r["probe_rps"] *= 1.3
+        self.assertEqual(word(verdicts(d)["6"]), C.UNEXPECTED)
+
+    def test_claim6_mixed_is_partly(self):
+        d = synth(True)
+        next(r for r in d["idle"] if r["system"] == "go")["probe_rps"] *= 0.5
+        self.assertEqual(word(verdicts(d)["6"]), C.PARTLY)
+
+    def test_missing_data_says_not_measured(self):
+        d = synth(True, quick=True)
+        d["runs"] = [r for r in d["runs"] if r["scenario"] == "hello"]
+        d["idle"], d["bench"], d["thread_costs"] = [], None, {}
+        v = verdicts(d)
+        for num, text in v.items():
+            with self.subTest(claim=num):
+                self.assertTrue(text.startswith(C.NM), f"claim {num}: {text!r}")
+
+
+class Readme(unittest.TestCase):
+    def setUp(self):
+        self.dir = Path(tempfile.mkdtemp(prefix="goro-verdicts-"))
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def readme(self, body):
+        p = self.dir / "README.md"
+        p.write_text(body)
+        return p
+
+    def test_rewrites_only_between_markers(self):
+        p = self.readme(f"# t\n\nbefore\n{C.README_BEGIN}\nold stuff\n{C.README_END}\nafter\n")
+        self.assertTrue(C.rewrite_readme(p, "new block\n"))
+        self.assertEqual(p.read_text(), f"# t\n\nbefore\n{C.README_BEGIN}\nnew block\n{C.README_END}\nafter\n")
+        self.assertFalse(C.rewrite_readme(p, "new block\n"))  # idempotent
+
+    def test_missing_or_broken_markers_fail(self):
+        for body in ("# no markers\n", f"{C.README_BEGIN}\nonly begin\n", f"{C.README_END}\n{C.README_BEGIN}\n",
+                     f"{C.README_BEGIN}\n{C.README_END}\n{C.README_BEGIN}\n{C.README_END}\n"):
+            with self.subTest(body=body):
+                p = self.readme(body)
+                with self.assertRaises(C.ReadmeError):
+                    C.rewrite_readme(p, "x\n")
+                with self.assertRaises(C.ReadmeError):
+                    C.check_readme(p)
+                self.assertEqual(p.read_text(), body)
+        with self.assertRaises(C.ReadmeError):
+            C.rewrite_readme(self.dir / "absent.md", "x\n")
+
+    def test_block_comes_from_the_data_and_marks_quick_runs(self):
+        d = synth(True)
+        block = C.readme_block(C.View(d), ["rps_vs_conns.png"])
+        self.assertIn("150,000 (×2.00)", block)  # goroutine hello @ 50 ÷ thread
+        self.assertIn("loadtest/published/rps_vs_conns.png", block)
+        self.assertNotIn("p99_vs_conns.png", block)  # only charts that exist
+        self.assertNotIn("Quick run", block)
+        d["runs"][0]["rps"] = 123456
+        self.assertIn("123,456", C.readme_block(C.View(d), []))
+        q = C.readme_block(C.View(synth(True, quick=True)), [])
+        self.assertIn("Quick run", q)
+
+    def test_publish_refuses_readme_without_markers(self):
+        out = self.dir / "run"
+        out.mkdir()
+        (out / "results.json").write_text(json.dumps(synth(True)))
+        p = self.readme("# a README without the markers\n")
+        r = subprocess.run([sys.executable, str(COMPARE), "--rerender", str(out), "--publish", "--readme", str(p)],
+                           capture_output=True, text=True, timeout=120)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("results:begin", r.stderr)
+        self.assertEqual(p.read_text(), "# a README without the markers\n")
+        self.assertFalse((self.dir / "loadtest").exists())
+        # With the markers the same command writes the block and the published copy.
+        p.write_text(f"# r\n{C.README_BEGIN}\n{C.README_END}\n")
+        r = subprocess.run([sys.executable, str(COMPARE), "--rerender", str(out), "--publish", "--readme", str(p)],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("| hello | 50 | 150,000 (×2.00)", p.read_text())
+        self.assertTrue((self.dir / "loadtest" / "published" / "report.md").is_file())
+
+
+if __name__ == "__main__":
+    unittest.main()
