@@ -328,9 +328,9 @@ inline std::uint64_t fastrand(std::uint64_t& s) noexcept {  // xorshift64*
 // The current worker's P.  noipa: the compiler must not assume two calls
 // return the same value, because a goroutine may resume on another thread
 // between them (it would otherwise keep the old thread's TLS address).
-P* this_p() noexcept;
-void set_this_p(P* p) noexcept;          // worker start and end (run.cpp)
-EhGlobals* eh_globals() noexcept;        // this thread's __cxa_get_globals()
+GORO_NOIPA P* this_p() noexcept;
+void set_this_p(P* p) noexcept;             // worker start and end (run.cpp)
+GORO_NOIPA EhGlobals* eh_globals() noexcept;  // this thread's __cxa_get_globals()
 void schedule(P* p);                     // the worker's loop on g0, until the runtime stops
 void scavenge_stacks(P* p) noexcept;     // owner only
 void free_all_gs();                      // run() teardown: every slab, stack and callable
