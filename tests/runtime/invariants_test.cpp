@@ -12,10 +12,13 @@
 
 #include <atomic>
 #include <functional>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
+#include "goro/chan.hpp"
 #include "goro/runtime.hpp"
+#include "goro/select.hpp"
 #include "goro/stats.hpp"
 #include "goro/sync.hpp"
 
@@ -146,4 +149,39 @@ TEST_CASE("park outside a goroutine aborts") {
   INFO(d.err);
   CHECK(d.aborted);
   CHECK(has(d.err, "goro: park outside a goroutine"));
+}
+
+// The one legal way for a channel to have waiters in both queues (see
+// goro/chan.hpp): a select blocked on an unbuffered channel for sending and
+// receiving at once.  Plain operations then pair with it and nothing aborts.
+TEST_CASE("a select waiting both ways on one unbuffered channel is not a broken invariant") {
+  for (int plain_recv = 0; plain_recv < 2; plain_recv++) {
+    int won = -1;
+    std::optional<int> got;
+    goro::run([&] {
+      goro::Chan<int> ch;
+      goro::WaitGroup wg;
+      std::atomic<bool> waiting{false};
+      wg.add(1);
+      goro::go([&] {
+        int v = 7;
+        std::optional<int> in;
+        waiting = true;
+        won = goro::select(goro::on_send(ch, v), goro::on_recv(ch, in));
+        if (won == 1) got = in;
+        wg.done();
+      });
+      // Until the select sits in both queues: a parked goroutine shows in the dump.
+      while (!waiting || goro::dump_goroutines().find("[select]") == std::string::npos) goro::yield();
+      if (plain_recv) {
+        got = ch.recv();  // takes the select's send
+      } else {
+        ch.send(42);      // fills the select's receive
+      }
+      wg.wait();
+    }, {.procs = 1});
+    CAPTURE(plain_recv);
+    CHECK(won == (plain_recv ? 0 : 1));
+    CHECK(got == (plain_recv ? 7 : 42));
+  }
 }
