@@ -196,14 +196,18 @@ BENCHMARK(BM_thread_yield_pingpong)->UseRealTime();
 void BM_goro_chan_pingpong(benchmark::State& state) {
   goro::run([&] {
     goro::Chan<int> ping, pong;
+    goro::WaitGroup wg;  // the echo goroutine uses ping after our last recv: join it
+    wg.add(1);
     goro::go([&] {
       while (auto v = ping.recv()) pong.send(*v);
+      wg.done();
     });
     for (auto _ : state) {
       ping.send(1);
       pong.recv();
     }
     ping.close();
+    wg.wait();
   }, {.procs = 2});
 }
 BENCHMARK(BM_goro_chan_pingpong)->UseRealTime();

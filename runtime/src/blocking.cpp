@@ -102,18 +102,14 @@ void blocking_wait_idle() {
   pl.idle.wait(l, [&] { return pl.inflight == 0; });
 }
 
-}  // namespace goro::detail
-
-namespace goro {
-
 std::uint64_t blocking_threads() noexcept {
-  std::lock_guard<std::mutex> l(detail::pool().mu);
-  return detail::pool().threads;
+  std::lock_guard<std::mutex> l(pool().mu);
+  return pool().threads;
 }
 
 std::uint64_t blocking_inflight() noexcept {
-  std::lock_guard<std::mutex> l(detail::pool().mu);
-  return detail::pool().inflight;
+  std::lock_guard<std::mutex> l(pool().mu);
+  return pool().inflight;
 }
 
-}  // namespace goro
+}  // namespace goro::detail

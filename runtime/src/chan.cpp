@@ -19,8 +19,11 @@ namespace {
 
 [[noreturn]] void throw_closed(const char* what) { throw closed_channel_error(what); }
 
-void check_invariants(const ChanCore& c) noexcept {
-  if (!c.sendq.empty() && !c.recvq.empty()) fatal("channel has both waiting senders and receivers");
+// After a plain send (recv) queued itself: the opposite queue must be empty,
+// since send_locked (recv_locked) just dequeued all of it.  Not checked for
+// select, which may legally wait both ways on one channel (goro/chan.hpp).
+void check_invariants(const ChanCore& c, const WaitQueue& opposite) noexcept {
+  if (!opposite.empty()) fatal("channel has a waiting sender and a waiting receiver outside a select");
   if (c.count > c.cap) fatal("channel buffer overflow");
 }
 
@@ -97,7 +100,7 @@ bool ChanCore::send(void* src, bool block) {
   }
   Waiter w(src);
   sendq.push(&w.sg);
-  check_invariants(*this);
+  check_invariants(*this, recvq);
   w.parker.park(WaitReason::chan_send, lock);
   if (!w.sg.success) throw_closed("send on closed channel");
   return true;
@@ -121,7 +124,7 @@ bool ChanCore::recv(void* dst, bool block) {
   }
   Waiter w(dst);
   recvq.push(&w.sg);
-  check_invariants(*this);
+  check_invariants(*this, sendq);
   w.parker.park(WaitReason::chan_receive, lock);
   return true;  // sg.success false: closed, *dst empty
 }

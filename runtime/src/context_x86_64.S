@@ -9,7 +9,7 @@
 //   sp+0   MXCSR (4 bytes), x87 control word (2 bytes), pad
 //   sp+8   r15, r14, r13, r12, rbx, rbp
 //   sp+56  return address
-// stack.cpp/sched.cpp build the same frame for a new G with the return
+// proc.cpp (g_prepare) builds the same frame for a new G with the return
 // address set to goro_ctx_trampoline.
 
         .text

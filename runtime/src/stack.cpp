@@ -5,7 +5,7 @@
 // holds a page or two of RAM, whatever the reserved size.
 //
 // Guard page: the lowest page of the mapping faults on any access, so an
-// overflow is a SIGSEGV in the guard (reported by sched.cpp's handler as
+// overflow is a SIGSEGV in the guard (reported by signal.cpp's handler as
 // "goro: goroutine N stack overflow").  MADV_GUARD_INSTALL (Linux 6.13+)
 // installs it in the page tables without splitting the mapping; older
 // kernels get mprotect(PROT_NONE), which splits every stack into two VMAs —
@@ -68,8 +68,6 @@ std::size_t stack_size() noexcept {
   static const std::size_t sz = compute_stack_size();
   return sz;
 }
-
-bool stack_guard_is_madvise() noexcept { return g_guard_madvise.load() == 1; }
 
 Stack stack_new() {
   const std::size_t ps = page_size();

@@ -30,8 +30,17 @@ struct closed_channel_error : std::logic_error {
 
 namespace detail {
 
-// The type-erased channel (Go's hchan).  Invariants, under `lock`:
-//   - at least one of sendq and recvq is empty;
+// The type-erased channel (Go's hchan).  A sudog in sendq/recvq is "live"
+// unless it belongs to a select that another case already won (it stays
+// queued until that goroutine takes it out; dequeue() skips and drops it).
+// Invariants, under `lock`, about live sudogs:
+//   - sendq and recvq do not both hold one, with one exception (Go's
+//     chan.go states it too): a single select blocked on an unbuffered
+//     channel for both sending and receiving (`select(on_send(ch, v),
+//     on_recv(ch, x))`) sits in both queues, and each of its sudogs waits
+//     for another party.  A plain send or receive that queues itself has
+//     just emptied the other queue (its send_locked/recv_locked dequeued
+//     every sudog there), and chan.cpp checks that;
 //   - count > 0 implies recvq is empty; count < cap implies sendq is empty
 //     (a sender only waits on a full buffer, a receiver on an empty one);
 //   - once closed, sendq and recvq are empty and stay so.

@@ -7,7 +7,7 @@
 //
 // park/ready is the one primitive everything blocking is built on (channels,
 // select, WaitGroup, Mutex, sleep, blocking(), and netpoll's I/O waits).
-// Design essay and invariants: runtime/src/sched.cpp; cross-cutting rules
+// Design essay and invariants: runtime/src/proc.cpp; cross-cutting rules
 // (stacks, migration, what may block a worker): runtime/README.md.
 #pragma once
 
@@ -75,6 +75,12 @@ struct Options {
   // Called once on each worker thread at start with the worker id [0, procs);
   // empty: make_futex_poller().
   std::function<std::unique_ptr<Poller>(int worker)> poller;
+  // Shake the scheduler (tests): half of the readied and spawned Gs go to
+  // the back of the ring instead of runnext, and yield skips its fast path
+  // half of the time, as Go does under the race detector, so no test leans
+  // on one order by accident.  Off by default in every build type; the
+  // environment variable GORO_SHAKE overrides it (1 on, 0 off).
+  bool shake = false;
 };
 
 // Starts the runtime, runs main_fn as goroutine 1 and returns when it ends;
@@ -107,7 +113,7 @@ void yield();
 // few goroutines while another P is running, the caller moves to that P
 // (returns true, running there) so the wait lands on a poller that is
 // polled anyway and this P can stay asleep.  Otherwise returns false at
-// once.  See "Sharing work" in sched.cpp.
+// once.  See "Sharing work" in proc.cpp.
 bool rehome();
 
 // Parks the calling goroutine (which must be one) with reason `r`.  Once the

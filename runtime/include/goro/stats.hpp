@@ -26,6 +26,7 @@ struct ProcStats {
 
 struct Stats {
   bool running = false;
+  bool shake = false;                    // the scheduler is shaken (Options::shake, GORO_SHAKE)
   int procs = 0;
   std::uint64_t goroutines_alive = 0;    // spawned and not yet exited
   std::uint64_t goroutines_spawned = 0;  // since run() started

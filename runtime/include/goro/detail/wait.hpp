@@ -20,7 +20,8 @@ void futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected,
                 std::chrono::nanoseconds timeout = std::chrono::nanoseconds(-1)) noexcept;
 void futex_wake(std::atomic<std::uint32_t>* word, int n) noexcept;
 
-[[noreturn]] void fatal(const char* msg) noexcept;  // prints "goro: msg", aborts
+// Prints "goro: msg" and the goroutine dump to stderr, then aborts (Go's throw).
+[[noreturn]] void fatal(const char* msg) noexcept;
 
 // Test-and-test-and-set lock for the short critical sections of channels and
 // sync types (a few dozen instructions).  After spinning it yields the CPU:

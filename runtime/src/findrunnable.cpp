@@ -1,0 +1,241 @@
+// findrunnable.cpp — where a worker with nothing local finds work, and how
+// work is shared between Ps: find_runnable (Go's findRunnable), stealing
+// from other Ps' rings and runnext slots, spinning, the idle list, wakep,
+// and rehome().  The rules ("Finding work", "Wakeups", "Sharing work") are
+// in the essay that opens proc.cpp.
+#include <algorithm>
+
+#include "internal.hpp"
+
+namespace goro::detail {
+namespace {
+
+// ---- tuning -----------------------------------------------------------------
+
+// A worker that found nothing keeps looking this long before it sleeps.
+// Waking a sleeping thread on the other CPU costs ~25 µs here, so spinning a
+// little longer than that pays for itself when work comes back quickly.
+constexpr std::int64_t kSpinNs = 50'000;
+// A P's runnext is left alone this long by thieves (see steal_runnext).
+// Long enough that the usual "ready, then park" pair completes (~100 ns),
+// short enough that a G readied by a CPU-bound one waits only a little.
+constexpr std::int64_t kRunnextGraceNs = 20'000;
+// A P that woke from sleep less than kNibbleNs ago and has run fewer than
+// kNibbleRuns goroutines since is "nibbling": rehome() moves waits off it.
+constexpr std::uint32_t kNibbleRuns = 32;
+constexpr std::int64_t kNibbleNs = 1'000'000;
+
+// Takes victim's runnext if its owner has not scheduled for kRunnextGraceNs:
+// the G that readied it is running on (CPU-bound, or blocked in a syscall)
+// instead of parking, and the readied G would starve.  Before the grace
+// period, leave it: the owner will most likely run it within a switch, on a
+// warm cache, and a 25 µs cross-CPU wake is not worth it (Go: usleep(3)).
+G* steal_runnext(P* p, P* v, std::int64_t now) noexcept {
+  auto& seen = p->runnext_seen[static_cast<std::size_t>(v->id)];
+  if (!v->runnext.load(std::memory_order_relaxed)) {
+    seen.second = 0;
+    return nullptr;
+  }
+  std::uint32_t tick = v->schedtick.load(std::memory_order_relaxed);
+  if (seen.second == 0 || seen.first != tick) {
+    seen = {tick, now};
+    return nullptr;
+  }
+  if (now - seen.second < kRunnextGraceNs) return nullptr;
+  seen.second = 0;
+  G* g = v->runnext.load(std::memory_order_relaxed);
+  if (g && v->runnext.compare_exchange_strong(g, nullptr, std::memory_order_acq_rel)) {
+    p->steals.inc();
+    return g;
+  }
+  return nullptr;
+}
+
+// A victim's ring once its backlog is kShareDelayNs old, or its runnext
+// after the grace period.
+G* try_steal(P* p) noexcept {
+  int n = sched.nprocs;
+  int start = static_cast<int>(fastrand(p->rng) % static_cast<std::uint64_t>(n));
+  std::int64_t now = 0;
+  for (int i = 0; i < n; i++) {
+    P* v = sched.ps[static_cast<std::size_t>((start + i) % n)].get();
+    if (v == p) continue;
+    bool queued = runq_len(v) > 0;
+    if (!queued && !v->runnext.load(std::memory_order_relaxed)) continue;
+    if (!now) now = now_ns();
+    if (queued && backlog_old(v, now))
+      if (G* g = runq_steal(p, v)) return g;
+    if (v->runnext.load(std::memory_order_relaxed)) {
+      if (G* g = steal_runnext(p, v, now)) return g;
+    }
+  }
+  return nullptr;
+}
+
+bool any_work() noexcept {
+  if (sched.gq_size.load() > 0) return true;
+  for (auto& q : sched.ps)
+    if (runq_len(q.get()) > 0 || q->inbox_n.load() > 0) return true;
+  return false;
+}
+
+// Leaves the idle list (unless wakep() took p off it, which made p spinning).
+void leave_idle(P* p) noexcept {
+  std::lock_guard<SpinLock> l(sched.lock);
+  sysmon_unpark();  // a P is getting busy: a sysmon parked because all were idle watches again
+  if (p->idle) {
+    P** pp = &sched.idle_head;
+    while (*pp != p) pp = &(*pp)->idle_next;
+    *pp = p->idle_next;
+    p->idle = false;
+    sched.npidle.fetch_sub(1);
+  } else if (p->wake_spinning) {
+    p->wake_spinning = false;
+    p->spinning = true;  // wakep() already counted us in nmspinning
+  }
+}
+
+}  // namespace
+
+// Wakes one idle P if there is one and nobody is spinning.  Any thread.
+void wakep() noexcept {
+  if (sched.npidle.load() == 0 || sched.nmspinning.load() != 0) return;
+  int zero = 0;
+  if (!sched.nmspinning.compare_exchange_strong(zero, 1)) return;
+  std::lock_guard<SpinLock> l(sched.lock);
+  P* q = sched.idle_head;
+  if (!q || !q->poller || sched.stopping.load()) {
+    sched.nmspinning.fetch_sub(1);
+    return;
+  }
+  sched.idle_head = q->idle_next;
+  q->idle = false;
+  q->wake_spinning = true;
+  sched.npidle.fetch_sub(1);
+  q->poller->wake();
+}
+
+void stop_spinning(P* p) noexcept {
+  if (!p->spinning) return;
+  p->spinning = false;
+  // The last spinner found work: there may be more, let another look.
+  if (sched.nmspinning.fetch_sub(1) == 1) wakep();
+}
+
+G* find_runnable(P* p) {
+  const std::int64_t idle_since = now_ns();
+  for (;;) {
+    if (sched.stopping.load(std::memory_order_relaxed)) return nullptr;
+    if (timers_due(p)) run_timers(p, now_ns());
+    if (p->inbox_n.load(std::memory_order_relaxed)) drain_inbox(p);
+    if (p->tick() % kGlobalEvery == 0) {
+      if (G* g = globq_get(p, 1)) return g;
+      p->poller->poll(std::chrono::nanoseconds(0));
+    }
+    if (G* g = runq_get(p)) return g;
+    if (G* g = globq_get(p, kRunqSize)) return g;
+    if (p->poller->poll(std::chrono::nanoseconds(0)) > 0) {
+      if (G* g = runq_get(p)) return g;
+    }
+
+    // Spin, if not too many already do.
+    if (p->spinning || 2 * sched.nmspinning.load() < sched.nprocs - sched.npidle.load()) {
+      if (!p->spinning) {
+        p->spinning = true;
+        sched.nmspinning.fetch_add(1);
+      }
+      std::int64_t deadline = now_ns() + kSpinNs;
+      do {
+        if (sched.stopping.load(std::memory_order_relaxed)) return nullptr;
+        G* g = try_steal(p);
+        if (!g) g = globq_get(p, kRunqSize);
+        if (!g && p->poller->poll(std::chrono::nanoseconds(0)) > 0) g = runq_get(p);
+        if (!g && timers_due(p)) {
+          run_timers(p, now_ns());
+          g = runq_get(p);
+        }
+        if (!g && steal_timers(p, now_ns()) > 0) g = runq_get(p);
+        if (g) {
+          stop_spinning(p);
+          return g;
+        }
+        __builtin_ia32_pause();
+      } while (now_ns() < deadline);
+    }
+
+    // Go idle: publish, stop spinning, re-check, sleep.
+    {
+      std::lock_guard<SpinLock> l(sched.lock);
+      if (sched.gq_size.load(std::memory_order_relaxed) > 0 || !p->inbox.empty() || sched.stopping.load()) continue;
+      p->idle = true;
+      p->idle_next = sched.idle_head;
+      sched.idle_head = p;
+      sched.npidle.fetch_add(1);
+    }
+    if (p->spinning) {
+      p->spinning = false;
+      sched.nmspinning.fetch_sub(1);
+    }
+    if (any_work()) {
+      leave_idle(p);
+      continue;
+    }
+    // Publish how long we will sleep, then look at the timers again: a
+    // timer pushed meanwhile either sees sleep_until or is seen here.
+    std::int64_t delay = next_timer_delay(p);
+    p->sleep_until.store(delay < 0 ? INT64_MAX : now_ns() + delay);
+    delay = next_timer_delay(p);
+    if (p->hot_stacks > kHotStacks) {
+      // Wake when the P has idled long enough to give stack pages back.
+      std::int64_t left = idle_since + kScavengeNs - now_ns();
+      if (left <= 0) scavenge_stacks(p);
+      else delay = delay < 0 ? left : std::min(delay, left);
+    }
+    p->sleep_until.store(delay < 0 ? INT64_MAX : now_ns() + delay);
+    p->poller->poll(std::chrono::nanoseconds(delay));
+    p->sleep_until.store(0);
+    p->woke_at = now_ns();
+    p->runs_since_wake = 0;
+    leave_idle(p);
+    steal_timers(p, now_ns());  // what woke us may be a busy P's timer
+  }
+}
+
+}  // namespace goro::detail
+
+namespace goro {
+using namespace detail;
+
+namespace {
+// rehome()'s unlock: hands g to `arg`'s inbox unless that P went idle
+// meanwhile (then g stays here).
+bool rehome_to(G* g, void* arg) {
+  auto* t = static_cast<P*>(arg);
+  std::lock_guard<SpinLock> l(sched.lock);
+  if (t->idle || sched.stopping.load()) return false;
+  t->inbox.push_back(g);
+  t->inbox_n.store(static_cast<std::uint32_t>(t->inbox.size()));
+  return true;
+}
+}  // namespace
+
+bool rehome() {
+  P* p = this_p();
+  if (!p || !in_goroutine() || p->runs_since_wake >= kNibbleRuns) return false;
+  if (now_ns() - p->woke_at >= kNibbleNs) return false;
+  P* target = nullptr;
+  {
+    std::lock_guard<SpinLock> l(sched.lock);
+    for (auto& q : sched.ps) {
+      if (q.get() != p && !q->idle && !q->wake_spinning) {
+        target = q.get();
+        break;
+      }
+    }
+  }
+  if (!target) return false;
+  park(WaitReason::migrating, rehome_to, target);
+  return this_p() != p;
+}
+
+}  // namespace goro

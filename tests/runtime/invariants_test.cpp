@@ -1,0 +1,187 @@
+// The runtime's self-checks, observed from outside: each case forks a child
+// that breaks an invariant (or misuses the API in a way the runtime cannot
+// survive) and checks that the child aborted with a "goro: ..." message
+// followed by the goroutine dump, as Go's throw prints tracebacks.  Debug-only
+// checks (owner P, every G state transition) guard runtime internals that no
+// public call can reach; they run inside every other test of a Debug build.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "goro/chan.hpp"
+#include "goro/runtime.hpp"
+#include "goro/select.hpp"
+#include "goro/stats.hpp"
+#include "goro/sync.hpp"
+
+namespace {
+
+struct Death {
+  bool aborted = false;  // killed by SIGABRT
+  std::string err;       // everything it wrote to stderr
+};
+
+// Runs body in a forked child with stderr captured; returns how it died.
+Death in_child(const std::function<void()>& body) {
+  Death d;
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    signal(SIGABRT, SIG_DFL);  // not doctest's crash report, in the child
+    dup2(fds[1], 2);
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    close(fds[0]);
+    body();
+    _exit(0);
+  }
+  close(fds[1]);
+  char buf[512];
+  ssize_t n;
+  while ((n = read(fds[0], buf, sizeof buf)) > 0) d.err.append(buf, static_cast<std::size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  d.aborted = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+  return d;
+}
+
+bool has(const std::string& s, const char* what) { return s.find(what) != std::string::npos; }
+
+// Parks a new goroutine and returns it once it is parked (its unlock step
+// has run, so its context is saved).  On one P, called from main.
+goro::G* parked_goroutine() {
+  static std::atomic<goro::G*> g{nullptr};
+  static std::atomic<bool> parked{false};
+  g = nullptr;
+  parked = false;
+  goro::go([] {
+    g = goro::current_g();
+    goro::park(goro::WaitReason::sleep, [](goro::G*, void*) {
+      parked = true;
+      return true;
+    });
+  });
+  while (!parked) goro::yield();
+  return g;
+}
+
+}  // namespace
+
+TEST_CASE("a second ready of the same park aborts with the goroutine dump") {
+  Death d = in_child([] {
+    goro::run([] {
+      goro::G* g = parked_goroutine();
+      goro::ready(g);
+      goro::ready(g);  // g is runnable now, not waiting
+    }, {.procs = 1});
+  });
+  INFO(d.err);
+  CHECK(d.aborted);
+  CHECK(has(d.err, "goro: bad g status transition: goroutine 2 from runnable to runnable (expected waiting)"));
+  // The dump: main is running, goroutine 2 waits in the run queue.
+  CHECK(has(d.err, "goroutine 1 [running] (main)"));
+  CHECK(has(d.err, "goroutine 2 [runnable]"));
+}
+
+TEST_CASE("ready of a running goroutine aborts") {
+  Death d = in_child([] {
+    goro::run([] { goro::ready(goro::current_g()); }, {.procs = 1});
+  });
+  INFO(d.err);
+  CHECK(d.aborted);
+  CHECK(has(d.err, "goro: bad g status transition: goroutine 1 from running to runnable"));
+  CHECK(has(d.err, "goroutine 1 [running] (main)"));
+}
+
+TEST_CASE("API misuse the runtime cannot survive aborts with the goroutine dump") {
+  SUBCASE("negative WaitGroup counter") {
+    Death d = in_child([] {
+      goro::run([] {
+        goro::WaitGroup wg;
+        wg.done();
+      }, {.procs = 1});
+    });
+    INFO(d.err);
+    CHECK(d.aborted);
+    CHECK(has(d.err, "goro: negative WaitGroup counter"));
+    CHECK(has(d.err, "goroutine 1 [running] (main)"));
+  }
+  SUBCASE("unlock of an unlocked Mutex") {
+    Death d = in_child([] {
+      goro::run([] {
+        goro::Mutex mu;
+        mu.unlock();
+      }, {.procs = 1});
+    });
+    INFO(d.err);
+    CHECK(d.aborted);
+    CHECK(has(d.err, "goro: unlock of unlocked Mutex"));
+    CHECK(has(d.err, "goroutine 1 [running] (main)"));
+  }
+  SUBCASE("an exception escaping a goroutine other than main") {
+    Death d = in_child([] {
+      goro::run([] {
+        goro::go([] { throw std::runtime_error("boom"); });
+        for (;;) goro::yield();  // main keeps running until the child dies
+      }, {.procs = 1});
+    });
+    INFO(d.err);
+    CHECK(d.aborted);
+    CHECK(has(d.err, "goro: goroutine 2: uncaught exception: boom"));
+    CHECK(has(d.err, "goroutine 2 [running]"));
+    CHECK(has(d.err, "goroutine 1 ["));
+  }
+}
+
+TEST_CASE("park outside a goroutine aborts") {
+  Death d = in_child([] { goro::park(goro::WaitReason::sleep); });
+  INFO(d.err);
+  CHECK(d.aborted);
+  CHECK(has(d.err, "goro: park outside a goroutine"));
+}
+
+// The one legal way for a channel to have waiters in both queues (see
+// goro/chan.hpp): a select blocked on an unbuffered channel for sending and
+// receiving at once.  Plain operations then pair with it and nothing aborts.
+TEST_CASE("a select waiting both ways on one unbuffered channel is not a broken invariant") {
+  for (int plain_recv = 0; plain_recv < 2; plain_recv++) {
+    int won = -1;
+    std::optional<int> got;
+    goro::run([&] {
+      goro::Chan<int> ch;
+      goro::WaitGroup wg;
+      std::atomic<bool> waiting{false};
+      wg.add(1);
+      goro::go([&] {
+        int v = 7;
+        std::optional<int> in;
+        waiting = true;
+        won = goro::select(goro::on_send(ch, v), goro::on_recv(ch, in));
+        if (won == 1) got = in;
+        wg.done();
+      });
+      // Until the select sits in both queues: a parked goroutine shows in the dump.
+      while (!waiting || goro::dump_goroutines().find("[select]") == std::string::npos) goro::yield();
+      if (plain_recv) {
+        got = ch.recv();  // takes the select's send
+      } else {
+        ch.send(42);      // fills the select's receive
+      }
+      wg.wait();
+    }, {.procs = 1});
+    CAPTURE(plain_recv);
+    CHECK(won == (plain_recv ? 0 : 1));
+    CHECK(got == (plain_recv ? 7 : 42));
+  }
+}
