@@ -66,8 +66,8 @@ void Server::listen() {
   if (cfg_.mode == Mode::goroutine) {
     poller_ = netpoll::choose_poller(cfg_.poller);
     context_.poller = poller_.kind;
-    if (cfg_.poller == netpoll::PollerKind::uring && poller_.detail.rfind("io_uring (", 0) != 0)
-      throw std::runtime_error("--poller=uring: io_uring is unavailable: " + poller_.detail);
+    if (cfg_.poller == netpoll::PollerKind::uring && !poller_.uring_ok)
+      throw std::runtime_error("--poller=uring: io_uring is unavailable: " + poller_.why_not);
   }
 }
 
@@ -266,14 +266,9 @@ void Server::run_session(Session* s) {
                                   .buf = std::move(s->buf),
                                   .buffered = std::exchange(s->buffered, 0)});
   s->first = false;
-  if (end == ConnEnd::idle) {
-    // Arm the idle wait on a busy P's poller if this P only woke for a few
-    // requests: connections gather where the polling happens anyway, and
-    // an underused P sleeps instead of waking (and taking a CPU from
-    // whoever else runs here) for every other request.
-    goro::rehome();
-    return park_session(s);
-  }
+  // Re-arming the session's wait: netpoll decides where it lands
+  // (Conn::when_readable may move this goroutine to a busier P first).
+  if (end == ConnEnd::idle) return park_session(s);
   std::unique_ptr<Session> owned(s);
   release(std::move(owned->conn));
 }

@@ -4,9 +4,10 @@
 #include <chrono>
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 #include "goro/http/parser.hpp"
-#include "goro/netpoll/poller.hpp"
+#include "goro/netpoll/poller_kind.hpp"
 
 namespace goro::http {
 

@@ -29,6 +29,7 @@
 #include "goro/http/router.hpp"
 #include "goro/netpoll/interrupt.hpp"
 #include "goro/netpoll/listener.hpp"
+#include "goro/netpoll/poller.hpp"
 
 namespace goro::http {
 
@@ -87,7 +88,7 @@ class Server {
   Metrics metrics_;
   netpoll::Listener listener_;
   netpoll::Interrupt draining_;
-  netpoll::PollerChoice poller_{netpoll::PollerKind::automatic, ""};
+  netpoll::PollerChoice poller_{netpoll::PollerKind::automatic, false, "", ""};
   int root_fd_ = -1;
   std::unique_ptr<AccessLog> access_log_;
   Context context_;
