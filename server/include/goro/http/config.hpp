@@ -12,7 +12,8 @@
 namespace goro::http {
 
 enum class Mode {
-  goroutine,  // one goroutine per connection, M:N over --procs workers
+  goroutine,  // goroutines M:N over --procs workers: one per request being
+              // served; an idle keep-alive connection is parked in the poller
   thread,     // one OS thread per connection, blocking syscalls
   pool,       // a fixed pool of threads and a queue of accepted connections
 };
