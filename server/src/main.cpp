@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
-  app.add_option("--access-log", cfg.access_log, "append one line per request to this file (- = stdout)");
+  app.add_option("--access-log", cfg.access_log, "append one line per request to this file (- = stdout), written by a background thread");
   CLI11_PARSE(app, argc, argv);
   cfg.mode = mode == "pool" ? Mode::pool : mode == "thread" ? Mode::thread : Mode::goroutine;
   cfg.poller = poller == "uring" ? goro::netpoll::PollerKind::uring

@@ -168,7 +168,15 @@ bool Server::State::drain() {
   bool all_closed = conns.size() == 0;
   executor->stop(all_closed);
   rejecter.stop();
-  if (access_log) access_log->flush_all();
+  if (access_log) {
+    // With every connection released nothing records any more, so every
+    // thread's buffer can be taken; otherwise a handler may still record:
+    // write what was handed off and exit around the rest.
+    if (all_closed) access_log->flush_all();
+    else access_log->sync();
+    if (uint64_t n = access_log->dropped_lines())
+      spdlog::warn("access log: {} line(s) dropped (the log could not keep up)", n);
+  }
   return graceful;
 }
 
