@@ -52,7 +52,8 @@ struct WaitRecord {
 
 // A Callback keeps its WaitRecord in opaque storage (conn.hpp) so that the
 // public header does not depend on this one.
-static_assert(sizeof(WaitRecord) <= Callback::kWaitBytes, "grow Callback::kWaitBytes");
+// Exactly: a spare byte there is a byte more per idle connection.
+static_assert(sizeof(WaitRecord) == Callback::kWaitBytes, "keep Callback::kWaitBytes equal to sizeof(WaitRecord)");
 static_assert(alignof(WaitRecord) <= 8, "Callback's wait storage is 8-aligned");
 static_assert(std::is_trivially_destructible_v<WaitRecord>, "Callback never destroys its record");
 
