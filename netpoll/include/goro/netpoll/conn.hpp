@@ -28,7 +28,10 @@ struct CallbackAccess;  // netpoll/src/backend.hpp
 
 // A wait that holds no goroutine (see Conn::when_readable).  on_ready runs on
 // the worker thread that reaped the completion — not in a goroutine, so it
-// must not block or park; it typically spawns one (goro::go).
+// must not block or park; it typically spawns one (goro::go).  The private
+// part belongs to netpoll from when_readable until on_ready is called; the
+// derived class owns the rest, and may re-arm or free the Callback from
+// on_ready on.
 struct Callback {
   Callback() noexcept;  // out of line: it makes the (internal) wait record
   virtual ~Callback() = default;

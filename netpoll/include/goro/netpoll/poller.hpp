@@ -1,4 +1,5 @@
-// goro/netpoll/poller.hpp — the netpoller: what parks a goroutine on I/O.
+// goro/netpoll/poller.hpp — the netpoller (what parks a goroutine on I/O):
+// choosing a backend, installing it in goro::run, its counters.
 //
 // Every backend implements goro::Poller (the runtime's interface: poll(timeout)
 // and wake()) plus the one parking operation netpoll needs, wait_fd(): "park
