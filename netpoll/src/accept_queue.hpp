@@ -4,8 +4,8 @@
 
 #include <deque>
 
-#include "goro/detail/wait.hpp"
-#include "goro/netpoll/poller.hpp"
+#include "backend.hpp"
+#include "spin_lock.hpp"
 
 namespace goro::netpoll::detail {
 
@@ -16,7 +16,8 @@ struct AcceptQueue {
   explicit AcceptQueue(int listen_fd) : fd(listen_fd) { wait.accept = this; }
   int fd;
   WaitRecord wait;  // the ACCEPT's user_data
-  goro::detail::SpinLock lock;
+  SpinLock lock;  // guards everything below; never held across a park
+                  // (listener.cpp's wait_in_queue releases it in park's unlock)
   std::deque<int> fds;   // accepted, not yet taken
   int error = 0;         // what ended the multishot, until accept() reports it
   bool armed = false;    // an ACCEPT is in some ring: its last CQE still comes

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "backend.hpp"
 #include "goro/netpoll/poller.hpp"
 #include "stats.hpp"
 

@@ -1,5 +1,8 @@
-// Thread-mode implementation of goro::netpoll::Conn: non-blocking sockets, and
-// poll(2) whenever an operation would block, bounded by the deadline.
+// goro::netpoll::Conn, for every mode: a non-blocking socket whose operations
+// try the syscall first and, on EAGAIN, wait through detail::wait_fd — a park
+// on the P's netpoll backend in a goroutine, poll(2) bounded by the deadline
+// (and the interrupt's eventfd) on an OS thread.  Also when_readable, the
+// goroutine-less idle wait (Callback), and the shared helpers of wait.hpp.
 #include "goro/netpoll/conn.hpp"
 
 #include <arpa/inet.h>
@@ -15,8 +18,9 @@
 #include <climits>
 #include <vector>
 
+#include "backend.hpp"
 #include "goro/netpoll/interrupt.hpp"
-#include "goro/netpoll/poller.hpp"
+#include "goro/runtime.hpp"
 #include "wait.hpp"
 
 namespace goro::netpoll {
@@ -82,6 +86,8 @@ int wait_fd(int fd, short events, Deadline d, const Interrupt* intr) {
 
 using detail::wait_fd;
 
+Callback::Callback() noexcept { ::new (wait_) detail::WaitRecord{}; }
+
 Conn& Conn::operator=(Conn&& o) noexcept {
   if (this != &o) {
     close();
@@ -127,24 +133,33 @@ int Conn::wait_readable(Deadline d, const Interrupt* intr) {
 }
 
 bool Conn::when_readable(Deadline d, const Interrupt* intr, Callback* cb) {
+  using Access = detail::CallbackAccess;
   detail::Backend* b = detail::current_backend();
   if (!b) return false;
-  cb->wait_ = detail::WaitRecord{};
-  cb->wait_.cb = cb;
-  cb->wait_.fd = fd_;
-  cb->wait_.deadline = d;
-  cb->intr_ = intr;
+  detail::WaitRecord& w = Access::wait(*cb);
+  // w.cb is set once cb has been armed: this is a served connection going
+  // idle again, and its goroutine exits once the wait is armed.  If this P
+  // only woke for a few requests while another P runs, arm the wait there
+  // instead (see conn.hpp; "Sharing work" in runtime/src/sched.cpp).  The
+  // goroutine may resume on another worker: take that one's backend.
+  if (w.cb && goro::rehome()) b = detail::current_backend();
+  w = detail::WaitRecord{};
+  w.cb = cb;
+  w.fd = fd_;
+  w.deadline = d;
+  Access::intr(*cb) = intr;
   if (intr) {
-    cb->enrollment_ = Interrupt::Enrollment{fd_};
-    if (!intr->enroll(&cb->enrollment_)) {
+    Interrupt::Enrollment& e = Access::enrollment(*cb);
+    e = Interrupt::Enrollment{fd_};
+    if (!intr->enroll(&e)) {
       // Already shutting down: complete now, as the interrupt would have.
-      cb->wait_.res = -ECANCELED;
-      cb->intr_ = nullptr;
+      w.res = -ECANCELED;
+      Access::intr(*cb) = nullptr;
       cb->on_ready(-ECANCELED, {});
       return true;
     }
   }
-  b->read_async(&cb->wait_);
+  b->read_async(&w);
   return true;
 }
 

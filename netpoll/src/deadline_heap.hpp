@@ -12,7 +12,7 @@
 #include <cstddef>
 #include <vector>
 
-#include "goro/netpoll/poller.hpp"
+#include "backend.hpp"
 
 namespace goro::netpoll::detail {
 

@@ -1,6 +1,6 @@
 #include "goro/netpoll/file.hpp"
 
-#include "goro/netpoll/poller.hpp"
+#include "backend.hpp"
 
 #include <fcntl.h>
 #include <linux/openat2.h>

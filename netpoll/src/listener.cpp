@@ -12,8 +12,8 @@
 #include <utility>
 
 #include "accept_queue.hpp"
+#include "backend.hpp"
 #include "goro/netpoll/interrupt.hpp"
-#include "goro/netpoll/poller.hpp"
 #include "goro/runtime.hpp"
 #include "wait.hpp"
 
@@ -59,7 +59,8 @@ Conn accepted(int fd) {
 }
 
 // park()'s unlock for a goroutine waiting on the queue: publish, then let
-// the completions in.
+// the completions in.  (The lock was taken by the goroutine before it
+// parked; this runs on the same worker, after its context is saved.)
 bool wait_in_queue(goro::G* g, void* arg) {
   auto* q = static_cast<detail::AcceptQueue*>(arg);
   q->waiter = g;
@@ -75,7 +76,7 @@ void accept_completed(AcceptQueue* q, int res, bool more) {
   goro::G* waiter;
   bool last_of_orphan = false;
   {
-    std::lock_guard<goro::detail::SpinLock> l(q->lock);
+    std::lock_guard<detail::SpinLock> l(q->lock);
     if (res >= 0) {
       if (q->orphaned) ::close(res);
       else q->fds.push_back(res);
@@ -95,7 +96,7 @@ void accept_completed(AcceptQueue* q, int res, bool more) {
 void accept_disarmed(AcceptQueue* q) {
   bool orphaned;
   {
-    std::lock_guard<goro::detail::SpinLock> l(q->lock);
+    std::lock_guard<detail::SpinLock> l(q->lock);
     q->armed = false;
     orphaned = q->orphaned;
   }
@@ -104,31 +105,11 @@ void accept_disarmed(AcceptQueue* q) {
 
 }  // namespace detail
 
-int Listener::accept(Conn& out, const Interrupt* intr) {
-  for (;;) {
-    if (intr && intr->fired()) return -ECANCELED;
-    if (detail::Backend* b = multishot_ ? detail::current_backend() : nullptr) {
-      int r = accept_multishot(out, intr, b);
-      if (r != -EOPNOTSUPP) return r;
-      multishot_ = false;  // this backend has none: accept4 from now on
-    }
-    int fd = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd >= 0) {
-      out = accepted(fd);
-      return 0;
-    }
-    if (errno == EINTR || errno == ECONNABORTED) continue;
-    if (errno != EAGAIN) return -errno;
-    int r = detail::wait_fd(fd_, POLLIN, kNoDeadline, intr);
-    if (r < 0) return r;
-  }
-}
+namespace {
 
-// One connection from the multishot accept (arming it if it is not), or
+// One connection from q's multishot accept (arming it if it is not), or
 // -EOPNOTSUPP if the backend has no multishot accept.
-int Listener::accept_multishot(Conn& out, const Interrupt* intr, detail::Backend* b) {
-  if (!queue_) queue_ = new detail::AcceptQueue(fd_);
-  detail::AcceptQueue* q = queue_;
+int accept_multishot(detail::AcceptQueue* q, Conn& out, const Interrupt* intr, detail::Backend* b) {
   for (;;) {
     if (intr && intr->fired()) return -ECANCELED;
     q->lock.lock();
@@ -147,7 +128,7 @@ int Listener::accept_multishot(Conn& out, const Interrupt* intr, detail::Backend
       q->armed = true;
       q->lock.unlock();
       if (!b->arm_accept(q)) {
-        std::lock_guard<goro::detail::SpinLock> l(q->lock);
+        std::lock_guard<detail::SpinLock> l(q->lock);
         q->armed = false;
         return -EOPNOTSUPP;
       }
@@ -155,7 +136,7 @@ int Listener::accept_multishot(Conn& out, const Interrupt* intr, detail::Backend
     }
     // Wait for the next completion, reachable by the interrupt (it shuts
     // the listening socket down, which ends the multishot with an error).
-    Interrupt::Enrollment e{fd_};
+    Interrupt::Enrollment e{q->fd};
     if (intr && !intr->enroll(&e)) {
       q->lock.unlock();
       return -ECANCELED;
@@ -165,11 +146,34 @@ int Listener::accept_multishot(Conn& out, const Interrupt* intr, detail::Backend
   }
 }
 
+}  // namespace
+
+int Listener::accept(Conn& out, const Interrupt* intr) {
+  for (;;) {
+    if (intr && intr->fired()) return -ECANCELED;
+    if (detail::Backend* b = multishot_ ? detail::current_backend() : nullptr) {
+      if (!queue_) queue_ = new detail::AcceptQueue(fd_);
+      int r = accept_multishot(queue_, out, intr, b);
+      if (r != -EOPNOTSUPP) return r;
+      multishot_ = false;  // this backend has none: accept4 from now on
+    }
+    int fd = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      out = accepted(fd);
+      return 0;
+    }
+    if (errno == EINTR || errno == ECONNABORTED) continue;
+    if (errno != EAGAIN) return -errno;
+    int r = detail::wait_fd(fd_, POLLIN, kNoDeadline, intr);
+    if (r < 0) return r;
+  }
+}
+
 void Listener::close() {
   if (queue_) {
     bool armed;
     {
-      std::lock_guard<goro::detail::SpinLock> l(queue_->lock);
+      std::lock_guard<detail::SpinLock> l(queue_->lock);
       for (int fd : queue_->fds) ::close(fd);
       queue_->fds.clear();
       armed = queue_->armed;

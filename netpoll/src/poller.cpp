@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "backend.hpp"
 #include "backend_impl.hpp"
 #include "stats.hpp"
 
@@ -20,12 +21,14 @@ std::string_view to_string(PollerKind k) {
 }
 
 PollerChoice choose_poller(PollerKind requested) {
-  if (requested == PollerKind::epoll) return {PollerKind::epoll, "epoll (--poller=epoll)"};
-  std::string detail;
+  if (requested == PollerKind::epoll)
+    return {PollerKind::epoll, /*uring_ok=*/false, "--poller=epoll", "epoll (--poller=epoll)"};
+  std::string what;
   // Probe on this thread; each worker makes its own ring later.
-  if (auto probe = detail::make_uring_poller(&detail)) return {PollerKind::uring, detail};
-  if (requested == PollerKind::uring) return {PollerKind::uring, detail};  // the caller reports the failure
-  return {PollerKind::epoll, "epoll (io_uring unavailable: " + detail + ")"};
+  if (auto probe = detail::make_uring_poller(&what)) return {PollerKind::uring, /*uring_ok=*/true, "", what};
+  if (requested == PollerKind::uring)  // the caller reports the failure
+    return {PollerKind::uring, /*uring_ok=*/false, what, "io_uring unavailable: " + what};
+  return {PollerKind::epoll, /*uring_ok=*/false, what, "epoll (io_uring unavailable: " + what + ")"};
 }
 
 std::unique_ptr<goro::Poller> make_poller(PollerKind kind, std::string* detail) {
@@ -63,9 +66,9 @@ void complete(WaitRecord* w) {
   if (w->g) return goro::ready(w->g);
   Callback* cb = w->cb;
   int res = w->res;
-  if (cb->intr_) {
-    cb->intr_->withdraw(&cb->enrollment_);
-    if (cb->intr_->fired()) res = -ECANCELED;
+  if (const Interrupt* intr = CallbackAccess::intr(*cb)) {
+    intr->withdraw(&CallbackAccess::enrollment(*cb));
+    if (intr->fired()) res = -ECANCELED;
   }
   cb->on_ready(res, w->data);
 }

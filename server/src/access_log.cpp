@@ -1,3 +1,10 @@
+// The access log: see goro/http/access_log.hpp.
+//
+// Invariants: a Buffer's `data` and `last_hand_off` are touched only by its
+// thread — except by flush_all() (documented to run once nothing records)
+// and by release() as the thread exits; both hold mu_, as does every use of
+// buffers_, queue_, queued_bytes_, writing_ and stop_.  Only the writer
+// thread calls write(2).
 #include "goro/http/access_log.hpp"
 
 #include <fcntl.h>
@@ -13,20 +20,21 @@
 namespace goro::http {
 
 namespace {
-// One write per 32 KiB: ~200 lines, small enough to bound the loss on a crash.
+// One hand-off per 32 KiB: ~200 lines, small enough to bound the loss on a crash.
 constexpr size_t kFlushBytes = 32 * 1024;
 constexpr auto kFlushAge = std::chrono::seconds(1);
+// Beyond this much waiting for the writer, hand-offs are dropped.
+constexpr size_t kMaxQueuedBytes = 8 << 20;
 }  // namespace
 
 struct AccessLog::Buffer {
   AccessLog* owner = nullptr;
-  std::mutex mu;  // owner thread + flush_all only
   fmt::memory_buffer data;
-  std::chrono::steady_clock::time_point last_write = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_hand_off = std::chrono::steady_clock::now();
 };
 
 namespace {
-// Unregisters and flushes this thread's buffer when the thread exits.
+// Unregisters and hands off this thread's buffer when the thread exits.
 struct LocalSlot {
   AccessLog::Buffer* buf = nullptr;
   ~LocalSlot() {
@@ -40,17 +48,23 @@ AccessLog::AccessLog(const std::string& path) {
   if (path == "-") {
     fd_ = STDOUT_FILENO;
     owns_fd_ = false;
-    return;
+  } else {
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw std::runtime_error(fmt::format("cannot open access log {}: {}", path, std::strerror(errno)));
+    owns_fd_ = true;
   }
-  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw std::runtime_error(fmt::format("cannot open access log {}: {}", path, std::strerror(errno)));
-  owns_fd_ = true;
+  writer_ = std::thread([this] { writer_loop(); });
 }
 
 AccessLog::~AccessLog() {
   flush_all();
-  std::lock_guard lk(mu_);
-  for (Buffer* b : buffers_) b->owner = nullptr;
+  {
+    std::lock_guard lk(mu_);
+    for (Buffer* b : buffers_) b->owner = nullptr;
+    stop_ = true;
+  }
+  work_.notify_one();
+  writer_.join();
   if (owns_fd_) ::close(fd_);
 }
 
@@ -69,34 +83,69 @@ AccessLog::Buffer& AccessLog::local() {
 
 void AccessLog::release(Buffer* buf) {
   if (AccessLog* log = buf->owner) {
-    std::lock_guard lk(log->mu_);
     {
-      std::lock_guard blk(buf->mu);
-      log->write_out(*buf);
+      std::lock_guard lk(log->mu_);
+      log->enqueue_locked(*buf, /*may_drop=*/true);
+      std::erase(log->buffers_, buf);
     }
-    std::erase(log->buffers_, buf);
+    log->work_.notify_one();
   }
   delete buf;
 }
 
-void AccessLog::write_out(Buffer& b) {
+void AccessLog::enqueue_locked(Buffer& b, bool may_drop) {
+  if (b.data.size() == 0) return;
+  if (may_drop && queued_bytes_ + b.data.size() > kMaxQueuedBytes) {
+    dropped_.fetch_add(static_cast<uint64_t>(std::count(b.data.begin(), b.data.end(), '\n')),
+                       std::memory_order_relaxed);
+  } else {
+    queued_bytes_ += b.data.size();
+    queue_.emplace_back(b.data.data(), b.data.size());
+  }
+  b.data.clear();
+  b.last_hand_off = std::chrono::steady_clock::now();
+}
+
+void AccessLog::hand_off(Buffer& b) {
+  {
+    std::lock_guard lk(mu_);
+    enqueue_locked(b, /*may_drop=*/true);
+  }
+  work_.notify_one();
+}
+
+void AccessLog::writer_loop() {
+  std::unique_lock lk(mu_);
+  for (;;) {
+    work_.wait(lk, [&] { return !queue_.empty() || stop_; });
+    if (queue_.empty()) return;  // stopping, and all written
+    std::deque<std::string> batch;
+    batch.swap(queue_);
+    queued_bytes_ = 0;
+    writing_ = true;
+    lk.unlock();
+    for (const std::string& chunk : batch) write_out(chunk);
+    lk.lock();
+    writing_ = false;
+    written_.notify_all();
+  }
+}
+
+void AccessLog::write_out(const std::string& chunk) {
   size_t off = 0;
-  while (off < b.data.size()) {
-    ssize_t n = ::write(fd_, b.data.data() + off, b.data.size() - off);
+  while (off < chunk.size()) {
+    ssize_t n = ::write(fd_, chunk.data() + off, chunk.size() - off);
     if (n < 0) {
       if (errno == EINTR) continue;
       break;  // a full disk must not take the server down; the lines are lost
     }
     off += static_cast<size_t>(n);
   }
-  b.data.clear();
-  b.last_write = std::chrono::steady_clock::now();
 }
 
 void AccessLog::record(std::string_view peer, const Request& req, int status, uint64_t bytes,
                        std::chrono::steady_clock::duration took) {
   Buffer& b = local();
-  std::lock_guard lk(b.mu);
   std::time_t now = std::time(nullptr);
   std::tm tm{};
   localtime_r(&now, &tm);
@@ -105,15 +154,21 @@ void AccessLog::record(std::string_view peer, const Request& req, int status, ui
   fmt::format_to(std::back_inserter(b.data), "{} - - [{}] \"{} {} HTTP/{}.{}\" {} {} {:.3f}ms\n", peer, when,
                  req.method, req.target, req.version_major, req.version_minor, status, bytes,
                  std::chrono::duration<double, std::milli>(took).count());
-  if (b.data.size() >= kFlushBytes || std::chrono::steady_clock::now() - b.last_write >= kFlushAge) write_out(b);
+  if (b.data.size() >= kFlushBytes || std::chrono::steady_clock::now() - b.last_hand_off >= kFlushAge) hand_off(b);
 }
 
 void AccessLog::flush_all() {
-  std::lock_guard lk(mu_);
-  for (Buffer* b : buffers_) {
-    std::lock_guard blk(b->mu);
-    write_out(*b);
+  {
+    std::lock_guard lk(mu_);
+    for (Buffer* b : buffers_) enqueue_locked(*b, /*may_drop=*/false);  // shutting down: keep every line
   }
+  sync();
+}
+
+void AccessLog::sync() {
+  std::unique_lock lk(mu_);
+  work_.notify_one();
+  written_.wait(lk, [&] { return queue_.empty() && !writing_; });
 }
 
 }  // namespace goro::http

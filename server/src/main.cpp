@@ -1,7 +1,8 @@
 // goro — an HTTP/1.1 server that runs the same handlers under different
 // execution models, so they can be load-tested side by side.
 //
-//   goro --port 8080                  # goroutine mode (the default)
+//   goro --port 8080                  # goroutine mode (the default): a goroutine
+//                                     # per request being served
 //   goro --mode=thread                # one OS thread per connection
 //   goro --mode=pool --threads=64
 //   goro --help
@@ -53,15 +54,26 @@ void add_duration(CLI::App& app, const std::string& name, std::chrono::milliseco
 int main(int argc, char** argv) {
   Config cfg;
   std::string log_level = "info";
+  // Keep in step with default_router() (handlers.cpp).
   CLI::App app{
       "goro: an HTTP/1.1 server that runs the same handlers under different execution models.\n"
-      "Endpoints: /  /sleep?ms=N  /cpu?n=N  POST /echo  /static/<path>  /debug/vars  /debug/throw"};
+      "Endpoints (HEAD works wherever GET does; wrong method 405, unknown path 404):\n"
+      "  GET  /                   Hello, World!\n"
+      "  GET  /sleep?ms=N         sleep N ms (0-10000), then answer: a slow database call\n"
+      "  GET  /cpu?n=N            N xorshift steps (0-50000000): CPU-bound work\n"
+      "  POST|PUT /echo           the request body back\n"
+      "  GET  /static/<path>      a file below --root\n"
+      "  GET  /debug/vars         JSON counters: server, scheduler and poller (goroutine mode)\n"
+      "  GET  /metrics            the same in Prometheus text format\n"
+      "  GET  /debug/goroutines   every goroutine with its state and wait reason\n"
+      "  GET  /debug/throw        a handler that throws: a 500, and the server goes on\n"
+      "SIGINT/SIGTERM shut down gracefully; a second signal exits at once."};
   app.set_version_flag("--version", "goro 0.1.0");
   std::string mode = "goroutine";
   app.add_option("--mode", mode,
-                 "execution model: goroutine = one goroutine per connection, M:N over --procs workers "
-                 "parked on io_uring; thread = one OS thread per connection; pool = --threads workers and "
-                 "a queue of connections")
+                 "execution model: goroutine = goroutines M:N over --procs workers, one per request being "
+                 "served, idle keep-alive connections parked in the netpoller (io_uring or epoll); "
+                 "thread = one OS thread per connection; pool = --threads workers and a queue of connections")
       ->check(CLI::IsMember({"goroutine", "thread", "pool"}))
       ->capture_default_str();
   app.add_option("--procs", cfg.procs, "goroutine mode: worker threads (0 = $GOMAXPROCS, else the CPU count)")
@@ -69,29 +81,30 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   std::string poller = "auto";
   app.add_option("--poller", poller,
-                 "goroutine mode: netpoll backend; auto = io_uring if the kernel allows it, else epoll")
+                 "goroutine mode: netpoll backend; auto = io_uring if the kernel allows it, else epoll; "
+                 "uring = io_uring or refuse to start")
       ->check(CLI::IsMember({"auto", "uring", "epoll"}))
       ->capture_default_str();
   app.add_option("--threads", cfg.threads, "pool size for --mode=pool")->check(CLI::Range(1, 100000))->capture_default_str();
-  app.add_option("--bind", cfg.bind, "numeric address to listen on")->capture_default_str();
+  app.add_option("--bind", cfg.bind, "numeric IPv4 or IPv6 address to listen on")->capture_default_str();
   app.add_option("--port", cfg.port, "TCP port; 0 picks a free one (logged)")->check(CLI::Range(0, 65535))->capture_default_str();
-  app.add_option("--backlog", cfg.backlog, "listen(2) backlog")->check(CLI::Range(1, 1 << 20))->capture_default_str();
-  app.add_option("--root", cfg.root, "directory served under /static/")->capture_default_str();
+  app.add_option("--backlog", cfg.backlog, "listen(2) backlog (the kernel caps it at net.core.somaxconn)")->check(CLI::Range(1, 1 << 20))->capture_default_str();
+  app.add_option("--root", cfg.root, "directory served under /static/ (symlinks out of it and .. are refused)")->capture_default_str();
   app.add_option("--max-conns", cfg.max_conns, "connections served at once; more get 503")
       ->check(CLI::Range(1, 10'000'000))->capture_default_str();
   app.add_option("--max-header-bytes", cfg.limits.max_header_bytes, "request line + headers; more get 431")
       ->check(CLI::Range(256, 64 << 20))->capture_default_str();
   app.add_option("--max-body-bytes", cfg.limits.max_body_bytes, "request body; more get 413")
       ->check(CLI::Range(0, 1 << 30))->capture_default_str();
-  add_duration(app, "--header-timeout", cfg.header_timeout, "time to send a request's headers; then 408");
-  add_duration(app, "--idle-timeout", cfg.idle_timeout, "keep-alive wait for the next request; then close");
+  add_duration(app, "--header-timeout", cfg.header_timeout, "time to send a request's headers, from accept or its first byte; then 408");
+  add_duration(app, "--idle-timeout", cfg.idle_timeout, "keep-alive wait for the next request (then close) and for each body read (then 408)");
   add_duration(app, "--write-timeout", cfg.write_timeout, "time to write one response; then close");
   add_duration(app, "--shutdown-timeout", cfg.shutdown_timeout,
                "on SIGINT/SIGTERM, time for in-flight requests before connections are closed by force");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
-  app.add_option("--access-log", cfg.access_log, "append one line per request to this file (- = stdout)");
+  app.add_option("--access-log", cfg.access_log, "append one line per request to this file (- = stdout), written by a background thread");
   CLI11_PARSE(app, argc, argv);
   cfg.mode = mode == "pool" ? Mode::pool : mode == "thread" ? Mode::thread : Mode::goroutine;
   cfg.poller = poller == "uring" ? goro::netpoll::PollerKind::uring

@@ -1,18 +1,33 @@
+// goro::http::Server: the listener, the accept loop and the drain.  Where
+// connections are served is the executor's business (executor.hpp, one per
+// mode, chosen once in the constructor); who is connected is the registry's
+// (conn_registry.hpp); 503s over --max-conns are the rejecter's
+// (rejecter.hpp).
+//
+// Invariants: State is built by the constructor and not reassigned; the
+// accept loop (inside Executor::run) is the only caller of
+// listener.accept() and executor->start(); drain() runs once, after the
+// accept loop returned, on an OS thread (goroutine mode: goro::blocking).
+// Shared mutable state lives in the registry, the rejecter, the executor,
+// the Interrupt and the Metrics, each guarding its own.
 #include "goro/http/server.hpp"
 
 #include <fcntl.h>
-#include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <algorithm>
 #include <cstring>
 #include <spdlog/spdlog.h>
 #include <stdexcept>
 
-#include "goro/runtime.hpp"
+#include "conn_registry.hpp"
+#include "executor.hpp"
+#include "goro/http/access_log.hpp"
+#include "goro/http/connection.hpp"
+#include "goro/netpoll/interrupt.hpp"
+#include "goro/netpoll/listener.hpp"
 #include "goro/time.hpp"
+#include "rejecter.hpp"
 
 namespace goro::http {
 
@@ -23,266 +38,93 @@ using namespace std::chrono_literals;
 // After a forced close, how long serve() waits for handlers to notice.
 constexpr auto kForceGrace = 2s;
 
-// A rejected client gets this long to read its 503 and close.  Beyond
-// kMaxLingering waiting at once (a flood), new rejects close at once.
-constexpr auto kRejectLinger = 1s;
-constexpr size_t kMaxLingering = 4096;
-
 }  // namespace
 
 std::string_view to_string(Mode m) {
   switch (m) {
     case Mode::goroutine: return "goroutine";
     case Mode::thread: return "thread";
-    default: return "pool";
+    case Mode::pool: return "pool";
   }
+  return "?";
 }
 
-Server::Server(Config cfg, Router router)
-    : cfg_(std::move(cfg)),
-      router_(std::move(router)),
-      context_{cfg_, metrics_, -1, std::chrono::steady_clock::now()},
-      env_{cfg_, router_, context_, metrics_, draining_} {
-  root_fd_ = ::open(cfg_.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (root_fd_ < 0) spdlog::warn("--root {}: {}; /static/ will answer 404", cfg_.root, std::strerror(errno));
-  context_.root_fd = root_fd_;
-  if (!cfg_.access_log.empty()) {
-    access_log_ = std::make_unique<AccessLog>(cfg_.access_log);
-    env_.access_log = access_log_.get();
+struct Server::State {
+  State(Config c, Router r);
+  ~State();
+  void accept_loop();
+  bool drain();
+
+  Config cfg;
+  Router router;
+  Metrics metrics;
+  netpoll::Listener listener;
+  netpoll::Interrupt draining;
+  int root_fd = -1;
+  std::unique_ptr<AccessLog> access_log;
+  Context context;
+  ConnEnv env;
+  detail::ConnRegistry conns{metrics};
+  detail::Rejecter rejecter{metrics};
+  std::unique_ptr<detail::Executor> executor;  // last: it uses everything above
+};
+
+Server::State::State(Config c, Router r)
+    : cfg(std::move(c)),
+      router(std::move(r)),
+      context{cfg, metrics, -1, std::chrono::steady_clock::now()},
+      env{cfg, router, context, metrics, draining} {
+  root_fd = ::open(cfg.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd < 0) spdlog::warn("--root {}: {}; /static/ will answer 404", cfg.root, std::strerror(errno));
+  context.root_fd = root_fd;
+  if (!cfg.access_log.empty()) {
+    access_log = std::make_unique<AccessLog>(cfg.access_log);
+    env.access_log = access_log.get();
   }
-  if (cfg_.mode == Mode::pool) env_.starved = &starved_;
+  detail::ExecutorDeps deps{cfg, env, conns, rejecter};
+  switch (cfg.mode) {
+    case Mode::goroutine: executor = detail::make_goroutine_executor(deps); break;
+    case Mode::thread: executor = detail::make_thread_executor(deps); break;
+    case Mode::pool: executor = detail::make_pool_executor(deps); break;
+  }
+  if (!executor) throw std::invalid_argument("goro::http::Server: unknown mode");
 }
 
-Server::~Server() {
-  if (root_fd_ >= 0) ::close(root_fd_);
+Server::State::~State() {
+  if (root_fd >= 0) ::close(root_fd);
 }
+
+Server::Server(Config cfg, Router router) : s_(std::make_unique<State>(std::move(cfg), std::move(router))) {}
+Server::~Server() = default;
+
+int Server::port() const { return s_->listener.port(); }
+void Server::shutdown() { s_->draining.fire(); }
+std::string Server::mode_detail() const { return s_->executor->detail(); }
+const Metrics& Server::metrics() const { return s_->metrics; }
+const Config& Server::config() const { return s_->cfg; }
 
 void Server::listen() {
+  const Config& cfg = s_->cfg;
   const char* what = "";
-  int e = listener_.listen(cfg_.bind, cfg_.port, cfg_.backlog, &what);
+  int e = s_->listener.listen(cfg.bind, cfg.port, cfg.backlog, &what);
   if (e == -EINVAL && std::string_view(what) == "address")
-    throw std::runtime_error(fmt::format("--bind {}: not a numeric IPv4 or IPv6 address", cfg_.bind));
-  if (e < 0) throw std::runtime_error(fmt::format("{} {}:{}: {}", what, cfg_.bind, cfg_.port, std::strerror(-e)));
-  if (cfg_.mode == Mode::goroutine) {
-    poller_ = netpoll::choose_poller(cfg_.poller);
-    context_.poller = poller_.kind;
-    if (cfg_.poller == netpoll::PollerKind::uring && poller_.detail.rfind("io_uring (", 0) != 0)
-      throw std::runtime_error("--poller=uring: io_uring is unavailable: " + poller_.detail);
-  }
-}
-
-std::string Server::mode_detail() const {
-  switch (cfg_.mode) {
-    case Mode::goroutine:
-      return fmt::format("procs={} poller={}", cfg_.procs ? std::to_string(cfg_.procs) : std::string("auto"),
-                         poller_.detail);
-    case Mode::pool: return fmt::format("threads={}", cfg_.threads);
-    default: return "";
-  }
-}
-
-void Server::track(netpoll::Conn* c) {
-  std::lock_guard lk(mu_);
-  conns_.insert(c);
-  metrics_.active.fetch_add(1, std::memory_order_relaxed);
-}
-
-void Server::serve_and_release(std::unique_ptr<netpoll::Conn> c) {
-  serve_connection(*c, env_);
-  release(std::move(c));
-}
-
-void Server::release(std::unique_ptr<netpoll::Conn> c) {
-  std::lock_guard lk(mu_);
-  conns_.erase(c.get());
-  c->close();  // under mu_: drain() may be calling shutdown() on it
-  metrics_.active.fetch_sub(1, std::memory_order_relaxed);
-  if (conns_.empty()) all_done_.notify_all();
-}
-
-void Server::reject(netpoll::Conn& c) {
-  metrics_.rejected.fetch_add(1, std::memory_order_relaxed);
-  // Sent without reading the request.  Never block the acceptor: the 503
-  // fits in an empty socket buffer.
-  Response r = Response::error(503, "too many connections");
-  r.headers.push_back({"Retry-After", "1"});
-  fmt::memory_buffer out;
-  write_head(out, r, /*keep_alive=*/false);
-  out.append(r.body);
-  c.write_all({out.data(), out.size()}, netpoll::Clock::now());
-  ::shutdown(c.fd(), SHUT_WR);
-  std::lock_guard lk(linger_mu_);
-  if (lingering_.size() >= kMaxLingering) return c.close();
-  lingering_.push_back({std::move(c), netpoll::Clock::now() + kRejectLinger});
-  if (!linger_thread_.joinable()) linger_thread_ = std::thread([this] { linger_loop(); });
-}
-
-void Server::linger_loop() {
-  std::vector<pollfd> pfds;
-  for (;;) {
-    {
-      std::lock_guard lk(linger_mu_);
-      auto now = netpoll::Clock::now();
-      char sink[4096];
-      // Drop those that reached EOF, failed, or ran out of time.
-      std::erase_if(lingering_, [&](Lingering& l) {
-        ssize_t n;
-        while ((n = l.conn.read(sink, now)) > 0) {
-        }
-        return n == 0 || (n < 0 && n != -ETIMEDOUT) || now >= l.until;
-      });
-      if (linger_stop_ && lingering_.empty()) return;
-      pfds.clear();
-      for (auto& l : lingering_) pfds.push_back({l.conn.fd(), POLLIN, 0});
-    }
-    // 50 ms: new arrivals wait at most this long to be polled; the cost is a
-    // wakeup 20 times a second while anything lingers.
-    if (pfds.empty()) std::this_thread::sleep_for(50ms);
-    else ::poll(pfds.data(), pfds.size(), 50);
-  }
-}
-
-void Server::pool_worker() {
-  for (;;) {
-    std::unique_ptr<netpoll::Conn> c;
-    {
-      std::unique_lock lk(mu_);
-      ++idle_workers_;
-      update_starved();
-      work_.wait(lk, [&] { return !queue_.empty() || stop_; });
-      --idle_workers_;
-      if (queue_.empty()) return update_starved();
-      c = std::move(queue_.front());
-      queue_.pop_front();
-      update_starved();
-    }
-    serve_and_release(std::move(c));
-  }
+    throw std::runtime_error(fmt::format("--bind {}: not a numeric IPv4 or IPv6 address", cfg.bind));
+  if (e < 0) throw std::runtime_error(fmt::format("{} {}:{}: {}", what, cfg.bind, cfg.port, std::strerror(-e)));
+  s_->executor->prepare(s_->context);
 }
 
 bool Server::serve() {
-  if (cfg_.mode == Mode::goroutine) return serve_goroutines();
-  if (cfg_.mode == Mode::pool)
-    for (int i = 0; i < cfg_.threads; ++i) workers_.emplace_back([this] { pool_worker(); });
-  accept_loop();
-  return drain();
+  State& s = *s_;
+  return s.executor->run([&s] { s.accept_loop(); }, [&s] { return s.drain(); });
 }
 
-bool Server::serve_goroutines() {
-  bool graceful = false;
-  goro::Options opts;
-  opts.procs = cfg_.procs;
-  opts.poller = netpoll::poller_factory(poller_.kind);
-  goro::run(
-      [&] {
-        accept_loop();
-        // drain() waits on a condition variable: off the workers.
-        graceful = goro::blocking([this] { return drain(); });
-      },
-      std::move(opts));
-  return graceful;
-}
-
-// Hands an accepted, tracked connection to the mode's executor.
-void Server::start(std::unique_ptr<netpoll::Conn> c) {
-  switch (cfg_.mode) {
-    case Mode::goroutine: {
-      // No goroutine until the first request's bytes arrive.
-      auto* s = new Session;
-      s->server = this;
-      s->conn = std::move(c);
-      park_session(s);
-      return;
-    }
-    case Mode::thread: {
-      netpoll::Conn* raw = c.release();  // the thread owns it once it starts
-      try {
-        std::thread([this, raw] { serve_and_release(std::unique_ptr<netpoll::Conn>(raw)); }).detach();
-      } catch (const std::system_error& err) {
-        // The thread limit (or memory for its stack) ran out: this is the
-        // cost thread-per-connection pays.  Answer 503 instead.
-        spdlog::warn("cannot start a thread for a connection: {}", err.what());
-        std::unique_ptr<netpoll::Conn> owned(raw);
-        {
-          std::lock_guard lk(mu_);
-          conns_.erase(raw);
-          metrics_.active.fetch_sub(1, std::memory_order_relaxed);
-        }
-        reject(*owned);
-      }
-      return;
-    }
-    case Mode::pool: {
-      std::lock_guard lk(mu_);
-      queue_.push_back(std::move(c));
-      update_starved();
-      work_.notify_one();
-      return;
-    }
-  }
-}
-
-void Server::park_session(Session* s) {
-  netpoll::Deadline d = netpoll::deadline_in(s->first ? cfg_.header_timeout : cfg_.idle_timeout);
-  if (!s->conn->when_readable(d, &draining_, s)) {
-    // Not on a netpoll worker (cannot happen in goroutine mode): serve with a
-    // parked goroutine instead.
-    goro::go([this, s] {
-      std::unique_ptr<Session> owned(s);
-      serve_and_release(std::move(owned->conn));
-    });
-  }
-}
-
-// On the worker that reaped the wait: never blocks, only spawns.
-void Server::Session::on_ready(int res, std::span<const char> data) {
-  Server* srv = server;
-  if (!data.empty()) {
-    // The poller's buffer is lent for this call only.  The bytes are the
-    // client's even when shutdown began meanwhile (-ECANCELED): serve them.
-    buf = std::make_unique_for_overwrite<char[]>(data.size());
-    buffered = data.size();
-    std::memcpy(buf.get(), data.data(), buffered);
-  }
-  if (res == -ETIMEDOUT) srv->metrics_.timeouts.fetch_add(1, std::memory_order_relaxed);
-  if (res < 0 && res != -ECANCELED) {
-    // Idle too long (or the socket failed): close without a word.
-    goro::go([srv, this] {
-      std::unique_ptr<Session> owned(this);
-      srv->release(std::move(owned->conn));
-    });
-    return;
-  }
-  // Readable, or shutting down (serve_connection then serves a request that
-  // already arrived, or closes).
-  goro::go([srv, this] { srv->run_session(this); });
-}
-
-void Server::run_session(Session* s) {
-  ConnEnd end = serve_connection(*s->conn, env_,
-                                 {.detach_when_idle = true,
-                                  .resumed = true,
-                                  .first = s->first,
-                                  .buf = std::move(s->buf),
-                                  .buffered = std::exchange(s->buffered, 0)});
-  s->first = false;
-  if (end == ConnEnd::idle) {
-    // Arm the idle wait on a busy P's poller if this P only woke for a few
-    // requests: connections gather where the polling happens anyway, and
-    // an underused P sleeps instead of waking (and taking a CPU from
-    // whoever else runs here) for every other request.
-    goro::rehome();
-    return park_session(s);
-  }
-  std::unique_ptr<Session> owned(s);
-  release(std::move(owned->conn));
-}
-
-void Server::accept_loop() {
+// Inside Executor::run: a goroutine in goroutine mode, else the thread that
+// called serve().  Returns once shutdown begins.
+void Server::State::accept_loop() {
   auto last_emfile_log = netpoll::Clock::now() - 1h;
   for (;;) {
     netpoll::Conn conn;
-    int e = listener_.accept(conn, &draining_);
+    int e = listener.accept(conn, &draining);
     if (e == -ECANCELED) break;
     if (e == -EMFILE || e == -ENFILE || e == -ENOBUFS || e == -ENOMEM) {
       // Out of descriptors: back off briefly as Go's net/http does, and say
@@ -295,56 +137,46 @@ void Server::accept_loop() {
       continue;
     }
     if (e < 0) {
-      if (draining_.fired()) break;
+      if (draining.fired()) break;
       spdlog::error("accept: {}", std::strerror(-e));
       continue;
     }
-    metrics_.accepted.fetch_add(1, std::memory_order_relaxed);
-    if (metrics_.active.load(std::memory_order_relaxed) >= static_cast<int64_t>(cfg_.max_conns)) {
-      reject(conn);
+    metrics.accepted.fetch_add(1, std::memory_order_relaxed);
+    if (metrics.active.load(std::memory_order_relaxed) >= static_cast<int64_t>(cfg.max_conns)) {
+      rejecter.reject(conn);
       continue;
     }
     auto c = std::make_unique<netpoll::Conn>(std::move(conn));
-    track(c.get());
-    start(std::move(c));
+    conns.track(c.get());
+    executor->start(std::move(c));
   }
 }
 
-bool Server::drain() {
-  listener_.close();  // new connections are refused from here on
-  size_t left;
-  {
-    std::lock_guard lk(mu_);
-    left = conns_.size();
-  }
-  spdlog::info("shutting down: {} connection(s) open; waiting up to {} ms", left, cfg_.shutdown_timeout.count());
-  work_.notify_all();  // pool workers serve what is queued, then idle closes
-
-  std::unique_lock lk(mu_);
-  bool graceful = all_done_.wait_for(lk, cfg_.shutdown_timeout, [&] { return conns_.empty(); });
+// After the accept loop, on an OS thread (it blocks on the registry).
+bool Server::State::drain() {
+  listener.close();  // new connections are refused from here on
+  spdlog::info("shutting down: {} connection(s) open; waiting up to {} ms", conns.size(),
+               cfg.shutdown_timeout.count());
+  // Idle connections wake (the interrupt fired) and close; busy ones finish
+  // their request; pool workers serve what is queued.
+  bool graceful = conns.wait_empty(cfg.shutdown_timeout);
   if (!graceful) {
-    spdlog::warn("shutdown timeout: closing {} connection(s) by force", conns_.size());
-    for (netpoll::Conn* c : conns_) c->shutdown();
-    all_done_.wait_for(lk, kForceGrace, [&] { return conns_.empty(); });
+    spdlog::warn("shutdown timeout: closing {} connection(s) by force", conns.size());
+    conns.shutdown_all();
+    conns.wait_empty(kForceGrace);
   }
-  bool all_closed = conns_.empty();
-  stop_ = true;
-  work_.notify_all();
-  lk.unlock();
-  if (all_closed) {
-    for (auto& t : workers_) t.join();
-  } else {
-    // A handler still runs (it cannot be interrupted); the process exits
-    // around it.
-    for (auto& t : workers_) t.detach();
+  bool all_closed = conns.size() == 0;
+  executor->stop(all_closed);
+  rejecter.stop();
+  if (access_log) {
+    // With every connection released nothing records any more, so every
+    // thread's buffer can be taken; otherwise a handler may still record:
+    // write what was handed off and exit around the rest.
+    if (all_closed) access_log->flush_all();
+    else access_log->sync();
+    if (uint64_t n = access_log->dropped_lines())
+      spdlog::warn("access log: {} line(s) dropped (the log could not keep up)", n);
   }
-  workers_.clear();
-  {
-    std::lock_guard lk2(linger_mu_);
-    linger_stop_ = true;
-  }
-  if (linger_thread_.joinable()) linger_thread_.join();
-  if (access_log_) access_log_->flush_all();
   return graceful;
 }
 

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "backend.hpp"  // netpoll internals, via goro::netpoll_internal: FaultyBackend
 #include "goro/netpoll/conn.hpp"
 #include "goro/netpoll/interrupt.hpp"
 #include "goro/netpoll/listener.hpp"

@@ -13,15 +13,47 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include <cstddef>
 #include <span>
 #include <string>
 
 #include "goro/netpoll/deadline.hpp"
+#include "goro/netpoll/interrupt.hpp"
 
 namespace goro::netpoll {
 
-class Interrupt;
-struct Callback;
+namespace detail {
+struct CallbackAccess;  // netpoll/src/backend.hpp
+}
+
+// A wait that holds no goroutine (see Conn::when_readable).  on_ready runs on
+// the worker thread that reaped the completion — not in a goroutine, so it
+// must not block or park; it typically spawns one (goro::go).  The private
+// part belongs to netpoll from when_readable until on_ready is called; the
+// derived class owns the rest, and may re-arm or free the Callback from
+// on_ready on.
+struct Callback {
+  Callback() noexcept;  // out of line: it makes the (internal) wait record
+  virtual ~Callback() = default;
+
+  // res: 0 when readable, -ETIMEDOUT at the deadline, -ECANCELED when the
+  // interrupt fired, or another -errno.  `data`: the first bytes, when the
+  // poller read them itself (io_uring); valid only during the call — copy
+  // what you keep.  Empty data with res == 0 means "read them yourself"
+  // (there may be bytes, or EOF, or an error for read() to report).
+  virtual void on_ready(int res, std::span<const char> data) = 0;
+
+  // The poller's record of the pending wait (a detail::WaitRecord, defined in
+  // netpoll/src/backend.hpp, which static_asserts that it fits).  Opaque
+  // here so that backend internals stay out of the public headers.
+  static constexpr size_t kWaitBytes = 72;
+
+ private:
+  friend struct detail::CallbackAccess;
+  alignas(8) std::byte wait_[kWaitBytes];
+  const Interrupt* intr_ = nullptr;
+  Interrupt::Enrollment enrollment_{-1};
+};
 
 class Conn {
  public:
@@ -57,6 +89,13 @@ class Conn {
   // OS thread.  cb must stay alive, and the connection open, until on_ready.
   // On io_uring the poller reads the first bytes itself, into a buffer it
   // lends only for the call (see Callback::on_ready).
+  //
+  // Where the wait lands is netpoll's decision: when `cb` is armed again
+  // after it fired (a served connection going idle: its goroutine is about
+  // to exit), the goroutine first offers itself to a busier P
+  // (goro::rehome), so idle waits gather on a poller that is polled anyway
+  // and an underused P can sleep.  A callback's first arming (the acceptor
+  // handing over a new connection) stays where it is.
   bool when_readable(Deadline d, const Interrupt* intr, Callback* cb);
 
   // Writes every byte of every buffer; handles short writes.  0 or -errno.

@@ -10,8 +10,7 @@ namespace goro::netpoll {
 
 class Interrupt;
 namespace detail {
-struct AcceptQueue;
-class Backend;
+struct AcceptQueue;  // netpoll/src/accept_queue.hpp
 }
 
 class Listener {
@@ -41,8 +40,6 @@ class Listener {
   void close();
 
  private:
-  int accept_multishot(Conn& out, const Interrupt* intr, detail::Backend* b);
-
   int fd_ = -1;
   int port_ = 0;
   detail::AcceptQueue* queue_ = nullptr;  // the multishot's, once armed

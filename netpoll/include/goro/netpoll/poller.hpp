@@ -1,11 +1,15 @@
-// goro/netpoll/poller.hpp — the netpoller: what parks a goroutine on I/O.
+// goro/netpoll/poller.hpp — the netpoller (what parks a goroutine on I/O):
+// choosing a backend, installing it in goro::run, its counters.
 //
 // Every backend implements goro::Poller (the runtime's interface: poll(timeout)
 // and wake()) plus the one parking operation netpoll needs, wait_fd(): "park
 // this goroutine until fd is readable/writable or the deadline passes".
 // Conn, Listener and File try the non-blocking syscall first and call
 // wait_fd() only on EAGAIN — Go's netpoll contract (pollDesc.wait) — so a
-// read whose bytes are already there costs one syscall and no park.
+// read whose bytes are already there costs one syscall and no park.  The
+// backend interface itself (Backend, WaitRecord) is internal:
+// netpoll/src/backend.hpp.  This header is what a program needs to choose a
+// backend, install it in goro::run, and read its counters.
 //
 // Backends (one instance per P, created on its worker thread):
 //   uring — an io_uring ring (SINGLE_ISSUER | DEFER_TASKRUN | COOP_TASKRUN
@@ -22,28 +26,32 @@
 //           default seccomp profile, kernel.io_uring_disabled, old kernels).
 #pragma once
 
-#include <chrono>
-#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <span>
 #include <string>
 
-#include "goro/netpoll/deadline.hpp"
-#include "goro/netpoll/interrupt.hpp"
+#include "goro/netpoll/poller_kind.hpp"
 #include "goro/runtime.hpp"
 
 namespace goro::netpoll {
 
-enum class PollerKind { automatic, uring, epoll };
-std::string_view to_string(PollerKind k);
-
-// The backend to use and why ("io_uring with SINGLE_ISSUER|DEFER_TASKRUN",
-// "epoll: io_uring_setup: Operation not permitted").  `automatic` probes
-// io_uring once; an explicit kind is honoured if it works at all.
+// The backend to run, decided once at start.  `automatic` probes io_uring
+// once (on the calling thread; each worker makes its own ring later) and
+// falls back to epoll; an explicit kind is honoured if it works at all.
 struct PollerChoice {
+  // uring or epoll, never automatic.  With requested == uring it is uring
+  // even when !uring_ok: the caller decides what to do (the server refuses
+  // to start).
   PollerKind kind;
+  // io_uring was probed and its setup succeeded.  False when it failed, and
+  // when epoll was requested (nothing probed).
+  bool uring_ok;
+  // Why io_uring is not used ("io_uring_setup: Operation not permitted",
+  // "--poller=epoll"); empty when it is.
+  std::string why_not;
+  // One line for a start-up log: "io_uring (SINGLE_ISSUER|...)",
+  // "epoll (io_uring unavailable: ...)", "epoll (--poller=epoll)".
   std::string detail;
 };
 PollerChoice choose_poller(PollerKind requested);
@@ -68,88 +76,4 @@ struct PollerStats {
 };
 PollerStats poller_stats();
 
-struct Callback;
-
-namespace detail {
-
-struct AcceptQueue;
-
-// One pending wait, owned by whoever waits: on a parked goroutine's stack
-// (g set) or inside a Callback (cb set).  Backends keep pointers to it until
-// it completes; nothing else may touch it meanwhile.
-struct WaitRecord {
-  goro::G* g = nullptr;
-  Callback* cb = nullptr;
-  int fd = -1;
-  int res = 0;
-  Deadline deadline = kNoDeadline;
-  // Slot in the owning P's DeadlineHeap, or kNotInHeap.
-  static constexpr size_t kNotInHeap = static_cast<size_t>(-1);
-  size_t heap_index = kNotInHeap;
-  bool expired = false;   // uring: the deadline passed and a cancel went out
-  bool buffered = false;  // uring: a RECV into the provided-buffer ring, not a POLL_ADD
-  AcceptQueue* accept = nullptr;  // uring: this is q->wait, q's multishot ACCEPT
-  // Bytes the backend already read for a read_async wait; valid only while
-  // complete() runs.
-  std::span<const char> data;
-};
-
-// Called by a backend, on its worker, when w's wait is over (w->res set):
-// readies the goroutine, or withdraws the callback's enrollment and runs it.
-void complete(WaitRecord* w);
-
-}  // namespace detail
-
-// A wait that holds no goroutine (see Conn::when_readable).  on_ready runs on
-// the worker thread that reaped the completion — not in a goroutine, so it
-// must not block or park; it typically spawns one (goro::go).
-struct Callback {
-  // res: 0 when readable, -ETIMEDOUT at the deadline, -ECANCELED when the
-  // interrupt fired, or another -errno.  `data`: the first bytes, when the
-  // poller read them itself (io_uring); valid only during the call — copy
-  // what you keep.  Empty data with res == 0 means "read them yourself"
-  // (there may be bytes, or EOF, or an error for read() to report).
-  virtual void on_ready(int res, std::span<const char> data) = 0;
-
-  virtual ~Callback() = default;
-
- private:
-  friend class Conn;
-  friend void detail::complete(detail::WaitRecord* w);
-  detail::WaitRecord wait_;
-  const Interrupt* intr_ = nullptr;
-  Interrupt::Enrollment enrollment_{-1};
-};
-
-namespace detail {
-
-// The parking side of a backend.  Called only from a goroutine running on
-// the worker that owns this backend (the P's poller).
-class Backend : public goro::Poller {
- public:
-  // Parks until fd reports one of `events` (POLLIN, POLLOUT; errors and
-  // hang-ups count as ready), or until `d` (-ETIMEDOUT).  0 when ready.
-  virtual int wait_fd(int fd, short events, Deadline d) = 0;
-  // Reads a regular file without blocking the worker.  Count or -errno.
-  virtual ssize_t pread(int fd, void* buf, size_t len, uint64_t offset) = 0;
-  // Arms a wait that completes by running w->cb->on_ready(res) on this
-  // worker.  w->fd and w->deadline are set by the caller.  Called from a
-  // goroutine on this backend's worker; returns at once.
-  virtual void wait_fd_async(WaitRecord* w, short events) = 0;
-  // Like wait_fd_async(w, POLLIN), but the backend may read the first bytes
-  // itself and hand them to on_ready (w->data).
-  virtual void read_async(WaitRecord* w);
-  // Arms a multishot accept on q->fd whose completions go to
-  // accept_completed(q, ...) on this worker (netpoll/src/accept_queue.hpp).
-  // False if the backend has none (epoll): Listener then uses accept4 +
-  // wait_fd.
-  virtual bool arm_accept(AcceptQueue* q);
-};
-
-
-// The calling goroutine's backend, or nullptr on an OS thread (or under a
-// runtime started without a netpoll poller).  Good until the next park.
-Backend* current_backend() noexcept;
-
-}  // namespace detail
 }  // namespace goro::netpoll

@@ -4,14 +4,16 @@
 #include <chrono>
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 #include "goro/http/parser.hpp"
-#include "goro/netpoll/poller.hpp"
+#include "goro/netpoll/poller_kind.hpp"
 
 namespace goro::http {
 
 enum class Mode {
-  goroutine,  // one goroutine per connection, M:N over --procs workers
+  goroutine,  // goroutines M:N over --procs workers: one per request being
+              // served; an idle keep-alive connection is parked in the poller
   thread,     // one OS thread per connection, blocking syscalls
   pool,       // a fixed pool of threads and a queue of accepted connections
 };

@@ -4,7 +4,7 @@
 // is kept alive.  It blocks only through goro::netpoll::Conn, so the same code
 // runs on an OS thread (thread, pool) or a goroutine.
 //
-// Timeouts, all absolute deadlines (netpoll/deadline.hpp):
+// Timeouts, all absolute deadlines (goro/netpoll/deadline.hpp):
 //   header  — from accept (first request) or the first byte (later ones)
 //             until the header block is complete: 408 and close;
 //   idle    — waiting for the next request on a kept-alive connection, and

@@ -1,0 +1,75 @@
+// 503 for connections the server will not serve: see rejecter.hpp.
+#include "rejecter.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <chrono>
+
+#include "goro/http/response.hpp"
+
+namespace goro::http::detail {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// A rejected client gets this long to read its 503 and close.  Beyond
+// kMaxLingering waiting at once (a flood), new rejects close at once.
+constexpr auto kRejectLinger = 1s;
+constexpr size_t kMaxLingering = 4096;
+
+}  // namespace
+
+void Rejecter::reject(netpoll::Conn& c) {
+  metrics_.rejected.fetch_add(1, std::memory_order_relaxed);
+  // Sent without reading the request.  Never block the acceptor: the 503
+  // fits in an empty socket buffer.
+  Response r = Response::error(503, "too many connections");
+  r.headers.push_back({"Retry-After", "1"});
+  fmt::memory_buffer out;
+  write_head(out, r, /*keep_alive=*/false);
+  out.append(r.body);
+  c.write_all({out.data(), out.size()}, netpoll::Clock::now());
+  ::shutdown(c.fd(), SHUT_WR);
+  std::lock_guard lk(mu_);
+  if (lingering_.size() >= kMaxLingering) return c.close();
+  lingering_.push_back({std::move(c), netpoll::Clock::now() + kRejectLinger});
+  if (!thread_.joinable()) thread_ = std::thread([this] { linger_loop(); });
+}
+
+void Rejecter::stop() {
+  {
+    std::lock_guard lk(mu_);
+    stop_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void Rejecter::linger_loop() {
+  std::vector<pollfd> pfds;
+  for (;;) {
+    {
+      std::lock_guard lk(mu_);
+      auto now = netpoll::Clock::now();
+      char sink[4096];
+      // Drop those that reached EOF, failed, or ran out of time.
+      std::erase_if(lingering_, [&](Lingering& l) {
+        ssize_t n;
+        while ((n = l.conn.read(sink, now)) > 0) {
+        }
+        return n == 0 || (n < 0 && n != -ETIMEDOUT) || now >= l.until;
+      });
+      if (stop_ && lingering_.empty()) return;
+      pfds.clear();
+      for (auto& l : lingering_) pfds.push_back({l.conn.fd(), POLLIN, 0});
+    }
+    // 50 ms: new arrivals wait at most this long to be polled; the cost is a
+    // wakeup 20 times a second while anything lingers.
+    if (pfds.empty()) std::this_thread::sleep_for(50ms);
+    else ::poll(pfds.data(), pfds.size(), 50);
+  }
+}
+
+}  // namespace goro::http::detail
