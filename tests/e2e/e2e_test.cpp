@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -17,6 +18,7 @@
 
 #include "http_client.hpp"
 #include "server_process.hpp"
+#include "wait.hpp"
 
 using namespace std::chrono_literals;
 using goro::test::Client;
@@ -98,6 +100,43 @@ std::vector<std::string> read_all(const std::vector<int>& fds, bool (*complete)(
     }
   }
   return got;
+}
+
+// Requests the server has dispatched to a handler ("requests" in
+// /debug/vars, counted before the handler runs, in every mode), not counting
+// the /debug/vars requests made here to learn it: each counts itself.
+struct Dispatched {
+  int port;
+  int polls = 0;
+  long count() {
+    auto r = get(port, "/debug/vars");
+    ++polls;
+    if (!r || r->status != 200) return -1;
+    auto at = r->body.find("\"requests\": ");
+    if (at == std::string::npos) return -1;
+    return std::stol(r->body.substr(at + 12)) - polls;
+  }
+};
+
+// Until n requests (besides our polls) have reached their handlers.
+bool wait_dispatched(int port, long n, std::string_view what) {
+  Dispatched d{port};
+  return goro::test::thread_wait_until([&] { return d.count() >= n; }, what);
+}
+
+// Lines of a goroutine dump with `reason` that are not the main goroutine
+// (in goroutine mode main is the accept loop).
+int count_non_main(const std::string& dump, std::string_view reason) {
+  int n = 0;
+  size_t pos = 0;
+  while (pos < dump.size()) {
+    size_t end = dump.find('\n', pos);
+    if (end == std::string::npos) end = dump.size();
+    std::string_view line(dump.data() + pos, end - pos);
+    if (line.find(reason) != std::string_view::npos && line.find("(main)") == std::string_view::npos) ++n;
+    pos = end + 1;
+  }
+  return n;
 }
 
 }  // namespace
@@ -359,7 +398,7 @@ TEST_CASE("a slowloris client gets 408 at the header deadline and is closed") {
     if (!slow.send("X-Slow-" + std::to_string(i) + ": y\r\n")) break;
     r = slow.read_response(false, 100ms);
   }
-  if (!r) r = slow.read_response(false, 2s);
+  if (!r) r = slow.read_response(false, goro::test::kWaitLimit);  // bounds a failure only
   REQUIRE(r);
   CHECK(r->status == 408);
   CHECK(slow.wait_closed());
@@ -403,11 +442,13 @@ TEST_CASE("over --max-conns a connection gets 503; the others are unharmed") {
   REQUIRE(a.send(req("GET", "/", "Connection: close\r\n")));
   REQUIRE(a.read_response());
   REQUIRE(a.wait_closed());
+  // The server learns of the close asynchronously: until then a newcomer may
+  // still get 503.  Wait for the condition under test.
   std::optional<HttpResponse> again;
-  for (int i = 0; i < 100 && !(again && again->status == 200); ++i) {
+  goro::test::thread_wait_until([&] {
     again = get(srv.port(), "/");
-    if (!again || again->status != 200) std::this_thread::sleep_for(10ms);
-  }
+    return again && again->status == 200;
+  }, "a new connection served after one left");
   REQUIRE(again);
   CHECK(again->status == 200);
 }
@@ -441,8 +482,8 @@ TEST_CASE("graceful shutdown finishes in-flight requests, closes idle ones, exit
     busy.push_back(std::make_unique<Client>(srv.port()));
     REQUIRE(busy.back()->send(req("GET", "/sleep?ms=500")));
   }
-  // Let every request reach its handler.
-  std::this_thread::sleep_for(150ms);
+  // Every request has reached its handler (and the idle one's GET /).
+  REQUIRE(wait_dispatched(srv.port(), 1 + kInFlight, "20 /sleep requests in their handlers"));
   srv.signal(SIGTERM);
 
   int answered = 0;
@@ -461,7 +502,7 @@ TEST_CASE("shutdown closes connections by force after --shutdown-timeout") {
   ServerProcess srv({"--shutdown-timeout", "200ms"});
   Client c(srv.port());
   REQUIRE(c.send(req("GET", "/sleep?ms=3000")));
-  std::this_thread::sleep_for(100ms);
+  REQUIRE(wait_dispatched(srv.port(), 1, "the /sleep request in its handler"));
   srv.signal(SIGTERM);
   CHECK(srv.wait(8s) == 0);
   CHECK(c.wait_closed(5s));
@@ -512,25 +553,42 @@ TEST_CASE("/debug/goroutines shows each goroutine's wait reason") {
   Client idle(srv.port());  // a kept-alive connection waiting for its next request
   REQUIRE(idle.send(req("GET", "/")));
   REQUIRE(idle.read_response());
-  Client sleeper(srv.port());
-  REQUIRE(sleeper.send(req("GET", "/sleep?ms=1000")));
-  std::this_thread::sleep_for(200ms);
-  auto r = get(srv.port(), "/debug/goroutines");
-  REQUIRE(r);
-  CHECK(r->status == 200);
-  if (goro::test::test_mode() == "goroutine") {
-    CHECK(r->body.find("[IO wait]") != std::string::npos);
-    CHECK(r->body.find("[sleep]") != std::string::npos);
-    auto vars = get(srv.port(), "/debug/vars");
-    REQUIRE(vars);
-    CHECK(vars->body.find("\"runtime\": {\"procs\": ") != std::string::npos);
-    CHECK(vars->body.find("\"netpoll\": {\"backend\": ") != std::string::npos);
-  } else {
-    CHECK(r->body.find("no goroutines") != std::string::npos);
+  auto dump = [&] {
+    auto r = get(srv.port(), "/debug/goroutines");
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    return r->body;
+  };
+  if (goro::test::test_mode() != "goroutine") {
+    CHECK(dump().find("no goroutines") != std::string::npos);
+    return;
   }
-  auto s = sleeper.read_response();
-  REQUIRE(s);
-  CHECK(s->status == 200);
+  // The accept loop (main) waits in IO wait, and an idle connection has no
+  // goroutine: before, no other goroutine is in IO wait.
+  std::string before = dump();
+  CHECK(before.find("(main)") != std::string::npos);
+  int io_before = count_non_main(before, "[IO wait]");
+  // A request whose body is late: its connection goroutine reads it in IO wait.
+  Client late_body(srv.port());
+  REQUIRE(late_body.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\nab"));
+  CHECK(goro::test::thread_wait_until([&] { return count_non_main(dump(), "[IO wait]") > io_before; },
+                                      "a connection goroutine in [IO wait] for its body"));
+  // A handler asleep: its goroutine is in [sleep] (the request is not
+  // awaited; the server is killed at the end).
+  Client sleeper(srv.port());
+  REQUIRE(sleeper.send(req("GET", "/sleep?ms=10000")));
+  CHECK(goro::test::thread_wait_until([&] { return count_non_main(dump(), "[sleep]") == 1; },
+                                      "the /sleep handler's goroutine in [sleep]"));
+  // The late body arrives: the goroutine that waited for it answers.
+  REQUIRE(late_body.send("cd"));
+  auto echo = late_body.read_response();
+  REQUIRE(echo);
+  CHECK(echo->status == 200);
+  CHECK(echo->body == "abcd");
+  auto vars = get(srv.port(), "/debug/vars");
+  REQUIRE(vars);
+  CHECK(vars->body.find("\"runtime\": {\"procs\": ") != std::string::npos);
+  CHECK(vars->body.find("\"netpoll\": {\"backend\": ") != std::string::npos);
 }
 
 TEST_CASE("the server logs which mode and netpoll backend it runs") {
@@ -550,11 +608,23 @@ TEST_CASE("the server logs which mode and netpoll backend it runs") {
   }
 }
 
-TEST_CASE("10,000 concurrent keep-alive connections are all served (goroutine mode)") {
-  if (goro::test::test_mode() != "goroutine") {
-    MESSAGE("goroutine mode only: 10,000 OS threads would test the machine, not goro");
-    return;
-  }
+namespace {
+// This process cannot test what it was asked to: say why and exit 77, which
+// CTest reports as "Skipped" (SKIP_RETURN_CODE), not as a pass.
+[[noreturn]] void skip_process(const std::string& why) {
+  std::printf("SKIPPED: %s\n", why.c_str());
+  std::fflush(nullptr);
+  std::_Exit(77);
+}
+}  // namespace
+
+// Its own CTest entry (e2e.goroutine.10k, tests/e2e/CMakeLists.txt): there,
+// a condition it cannot meet skips the whole process, visibly.  In the other
+// entries doctest lists it as skipped (the decorator; --no-skip runs it).
+TEST_CASE("ten thousand concurrent keep-alive connections are all served (goroutine mode)" * doctest::skip()) {
+  if (goro::test::test_mode() != "goroutine")
+    skip_process("goroutine mode only: 10,000 OS threads would test the machine, not goro (mode " +
+                 goro::test::test_mode() + ")");
   constexpr int kConns = 10'000;
   rlimit lim{};
   ::getrlimit(RLIMIT_NOFILE, &lim);
@@ -562,10 +632,9 @@ TEST_CASE("10,000 concurrent keep-alive connections are all served (goroutine mo
     lim.rlim_cur = std::min<rlim_t>(lim.rlim_max, kConns + 1000);
     ::setrlimit(RLIMIT_NOFILE, &lim);
   }
-  if (lim.rlim_cur < kConns + 100) {
-    MESSAGE("skipped: ulimit -n is " << lim.rlim_cur << ", need " << kConns + 100);
-    return;
-  }
+  if (lim.rlim_cur < kConns + 100)
+    skip_process("ulimit -n is " + std::to_string(lim.rlim_cur) + " (hard limit " + std::to_string(lim.rlim_max) +
+                 "), need " + std::to_string(kConns + 100));
   ServerProcess srv({"--max-conns", "20000"});
   auto fds = open_and_send(srv.port(), kConns, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
   // Every connection is open at once; read one response from each.

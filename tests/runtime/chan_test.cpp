@@ -12,8 +12,18 @@
 #include "goro/select.hpp"
 #include "goro/sync.hpp"
 #include "goro/time.hpp"
+#include "goro_wait.hpp"
 
 using namespace std::chrono_literals;
+
+namespace {
+// "0 1 2": a wake order as doctest can print it.
+std::string seq(const std::vector<int>& v) {
+  std::string s;
+  for (int x : v) s += (s.empty() ? "" : " ") + std::to_string(x);
+  return s;
+}
+}  // namespace
 
 TEST_CASE("pipeline over buffered and unbuffered channels across 4 Ps has exact totals") {
   for (std::size_t cap : {std::size_t{0}, std::size_t{1}, std::size_t{64}}) {
@@ -80,7 +90,12 @@ TEST_CASE("close wakes every blocked receiver and sender") {
         wg.done();
       });
     }
-    goro::sleep_for(10ms);  // let them all block
+    // Only a close that finds them parked tests the wake-up: 50 receivers
+    // on ch, 10 senders on the full buffer.
+    REQUIRE(goro::test::wait_for_parked(50, goro::WaitReason::chan_receive, "50 receivers parked on ch"));
+    REQUIRE(goro::test::wait_for_parked(10, goro::WaitReason::chan_send, "10 senders parked on full"));
+    CHECK(woke.load() == 0);
+    CHECK(threw.load() == 0);
     ch.close();
     full.close();
     wg.wait();
@@ -144,19 +159,25 @@ TEST_CASE("select with default, send cases and blocking wakeups") {
     std::optional<int> v;
     CHECK(goro::try_select(goro::on_recv(in, v)) == -1);
 
+    // The sender waits until main is parked in the select: the value must
+    // wake it, not be found ready.
     goro::go([in] {
-      goro::sleep_for(2ms);
+      goro::test::wait_for_parked(1, goro::WaitReason::select, "main parked in select");
       in.send(7);
     });
     CHECK(goro::select(goro::on_recv(in, v), goro::on_recv(out, v)) == 0);
     CHECK(v == 7);
 
     std::optional<int> got;
-    goro::go([&] { got = out.recv(); });
+    goro::Chan<int> received;
+    goro::go([&] {
+      got = out.recv();
+      received.close();
+    });
     int x = 42;
     std::optional<int> never;
     CHECK(goro::select(goro::on_recv(in, never), goro::on_send(out, x)) == 1);
-    goro::sleep_for(1ms);
+    CHECK_FALSE(received.recv().has_value());  // until the receiver has stored it
     CHECK(got == 42);
 
     // A closed channel is a ready receive (nullopt) ...
@@ -241,7 +262,7 @@ TEST_CASE("channels and WaitGroup work between OS threads and goroutines") {
   CHECK(sum.load() == 5050);
 }
 
-TEST_CASE("Mutex protects a counter across 4 Ps and hands off fairly") {
+TEST_CASE("Mutex protects a counter across 4 Ps") {
   long counter = 0;
   goro::run([&] {
     goro::Mutex mu;
@@ -259,10 +280,80 @@ TEST_CASE("Mutex protects a counter across 4 Ps and hands off fairly") {
       });
     }
     wg.wait();
-    CHECK_FALSE(!mu.try_lock());
+    // Every lock was unlocked: the mutex is free again.
+    CHECK(mu.try_lock());
     mu.unlock();
   }, {.procs = 4});
   CHECK(counter == 64'000);
+}
+
+// sync.hpp promises FIFO hand-off: unlock() gives the mutex to the longest
+// waiter.  Waiters block one at a time (each observed parked before the next
+// starts), so the order they blocked in is known; they must get it in that
+// order.
+TEST_CASE("Mutex hands off to its waiters in the order they blocked") {
+  constexpr int kWaiters = 8;
+  std::vector<int> order;
+  goro::run([&] {
+    goro::Mutex mu;
+    goro::WaitGroup wg;
+    mu.lock();
+    for (int i = 0; i < kWaiters; i++) {
+      wg.add(1);
+      goro::go([&, i] {
+        mu.lock();
+        order.push_back(i);  // under mu
+        mu.unlock();
+        wg.done();
+      });
+      REQUIRE(goro::test::wait_for_parked(i + 1, goro::WaitReason::mutex, "waiter " + std::to_string(i) + " parked"));
+    }
+    mu.unlock();
+    wg.wait();
+  }, {.procs = 2});
+  std::vector<int> want(kWaiters);
+  for (int i = 0; i < kWaiters; i++) want[static_cast<size_t>(i)] = i;
+  CHECK(seq(order) == seq(want));
+}
+
+// The same for channels: blocked receivers get values, and blocked senders
+// deliver theirs, in the order they blocked.
+TEST_CASE("a channel wakes blocked receivers and senders in the order they blocked") {
+  constexpr int kN = 8;
+  std::vector<int> recv_order, send_order;
+  goro::run([&] {
+    goro::Chan<int> ch;
+    goro::WaitGroup wg;
+    std::vector<int> got(kN, -1);
+    for (int i = 0; i < kN; i++) {
+      wg.add(1);
+      goro::go([&, i] {
+        got[static_cast<size_t>(i)] = ch.recv().value_or(-2);
+        wg.done();
+      });
+      REQUIRE(goro::test::wait_for_parked(i + 1, goro::WaitReason::chan_receive,
+                                          "receiver " + std::to_string(i) + " parked"));
+    }
+    for (int v = 0; v < kN; v++) ch.send(100 + v);
+    wg.wait();
+    for (int i = 0; i < kN; i++) recv_order.push_back(got[static_cast<size_t>(i)] - 100);
+
+    for (int i = 0; i < kN; i++) {
+      wg.add(1);
+      goro::go([&, i] {
+        ch.send(i);
+        wg.done();
+      });
+      REQUIRE(goro::test::wait_for_parked(i + 1, goro::WaitReason::chan_send,
+                                          "sender " + std::to_string(i) + " parked"));
+    }
+    for (int k = 0; k < kN; k++) send_order.push_back(ch.recv().value_or(-1));
+    wg.wait();
+  }, {.procs = 2});
+  std::vector<int> want(kN);
+  for (int i = 0; i < kN; i++) want[static_cast<size_t>(i)] = i;
+  CHECK(seq(recv_order) == seq(want));
+  CHECK(seq(send_order) == seq(want));
 }
 
 TEST_CASE("move-only values travel through channels") {

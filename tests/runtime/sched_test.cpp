@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <cstring>
 #include <set>
 #include <stdexcept>
@@ -20,6 +22,7 @@
 #include "goro/stats.hpp"
 #include "goro/sync.hpp"
 #include "goro/time.hpp"
+#include "goro_wait.hpp"
 
 using namespace std::chrono_literals;
 
@@ -86,6 +89,8 @@ TEST_CASE("100,000 goroutines spawned and joined") {
 
 TEST_CASE("work spreads: with 2 Ps, CPU-bound goroutines run on both workers") {
   std::atomic<int> seen[2] = {0, 0};
+  // One deadline for all of them: it bounds a failure, not the machine.
+  auto deadline = std::chrono::steady_clock::now() + goro::test::kWaitLimit;
   goro::run([&] {
     goro::WaitGroup wg;
     for (int i = 0; i < 8; i++) {
@@ -95,9 +100,7 @@ TEST_CASE("work spreads: with 2 Ps, CPU-bound goroutines run on both workers") {
         REQUIRE((w == 0 || w == 1));
         seen[w]++;
         // Burn without ever yielding until both workers have run one of us:
-        // only the other worker can start the rest.  (Bounded, for a loaded
-        // machine whose other CPU is busy elsewhere.)
-        auto deadline = std::chrono::steady_clock::now() + 5s;
+        // only the other worker can start the rest.
         while ((seen[0].load() == 0 || seen[1].load() == 0) && std::chrono::steady_clock::now() < deadline) burn(1ms);
         wg.done();
       });
@@ -198,8 +201,11 @@ TEST_CASE("rehome: a goroutine on a P that only just woke moves to the running P
     goro::go([&] {
       for (int k = 0; k < kRounds; k++) {
         Slot slot;
+        // The OS thread readies it once it has parked and a worker sleeps
+        // in its poller: the ready must wake that worker.
         std::thread waker([&] {
-          while (!slot.g.load()) std::this_thread::sleep_for(100us);
+          goro::test::wait_until([&] { return slot.g.load() != nullptr && goro::stats().idle >= 1; },
+                                 "the goroutine parked and a worker idle");
           goro::ready(slot.g.load());
         });
         goro::park(goro::WaitReason::io_wait, publish, &slot);
@@ -209,7 +215,6 @@ TEST_CASE("rehome: a goroutine on a P that only just woke moves to the running P
         int after = goro::current_worker();
         if (after != worker_from_thread_name() || r != (before != after)) wrong++;
         if (r) moved++;
-        goro::sleep_for(2ms);  // let the other worker fall asleep again
       }
       stop = true;
       wg.done();
@@ -224,7 +229,9 @@ TEST_CASE("rehome: a goroutine on a P that only just woke moves to the running P
 TEST_CASE("rehome: with one P there is nowhere to go") {
   goro::run([] {
     for (int k = 0; k < 10; k++) {
-      goro::sleep_for(1ms);  // wakes the P, as a poller completion would
+      // The behaviour under test: a P that just woke from its poller (here
+      // for a timer, as for a completion) still has nowhere to go.
+      goro::sleep_for(1ms);
       CHECK_FALSE(goro::rehome());
     }
   }, {.procs = 1});
@@ -286,7 +293,7 @@ TEST_CASE("exceptions: caught state survives switches while another goroutine th
         throw std::runtime_error("first");
       } catch (const std::runtime_error&) {
         for (int i = 0; i < 10; i++) goro::yield();  // the other one throws meanwhile
-        goro::sleep_for(1ms);
+        goro::sleep_for(1ms);  // not sync: a park through the timer heap is the switch under test
         CHECK(std::uncaught_exceptions() == 0);
         try {
           throw;  // rethrows *our* exception, not the other goroutine's
@@ -343,9 +350,15 @@ TEST_CASE("stats and goroutine dump show wait reasons") {
       mu.lock();
       mu.unlock();
     });
-    goro::go([] { goro::sleep_for(200ms); });
+    // Sleeps past the end of the test (run() discards it): its reason must
+    // not depend on how soon the checks below run.
+    goro::go([] { goro::sleep_for(1h); });  // not sync: the sleeper whose reason is shown
     goro::go([&] { wg.wait(); });
-    goro::sleep_for(20ms);
+    using goro::test::count_parked;
+    REQUIRE(goro::test::wait_until([] {
+      return count_parked(goro::WaitReason::chan_receive) == 1 && count_parked(goro::WaitReason::mutex) == 1 &&
+             count_parked(goro::WaitReason::sleep) == 1 && count_parked(goro::WaitReason::waitgroup) == 1;
+    }, "the four goroutines parked"));
     auto gs = goro::goroutines();
     std::set<std::string> reasons;
     for (auto& g : gs)
@@ -370,34 +383,62 @@ TEST_CASE("stats and goroutine dump show wait reasons") {
   CHECK_FALSE(goro::stats().running);
 }
 
+namespace {
+// A gate that OS threads wait at (never a goroutine) until someone opens it,
+// or until a shared deadline passes: then false.
+struct Gate {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool open = false;
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::now() + goro::test::kWaitLimit;
+  bool wait() {
+    std::unique_lock lk(mu);
+    return cv.wait_until(lk, deadline, [&] { return open; });
+  }
+  void release() {
+    {
+      std::lock_guard lk(mu);
+      open = true;
+    }
+    cv.notify_all();
+  }
+};
+}  // namespace
+
 TEST_CASE("blocking runs on a helper thread while the goroutine is parked") {
+  // One P.  The blocking calls wait at a gate that only a goroutine on that
+  // P opens, after it has seen all of them parked in "blocking call": had
+  // blocking() run fn on the worker, that goroutine could never run, and
+  // the gate would time out (the shared deadline bounds the failure).
+  static constexpr int kCalls = 16;
   goro::run([] {
     int w = goro::current_worker();
     auto tid = goro::blocking([] { return worker_from_thread_name(); });
     CHECK(tid == -1);  // not a worker
     CHECK(w >= 0);
     CHECK_THROWS_WITH(goro::blocking([]() -> int { throw std::runtime_error("boom"); }), "boom");
-    // Many at once: the workers stay free for other goroutines meanwhile.
+
+    Gate gate;
     goro::WaitGroup wg;
-    std::atomic<int> done{0};
-    for (int i = 0; i < 16; i++) {
+    std::atomic<int> passed{0};
+    for (int i = 0; i < kCalls; i++) {
       wg.add(1);
       goro::go([&] {
-        goro::blocking([] { std::this_thread::sleep_for(20ms); });
-        done++;
+        if (goro::blocking([&] { return gate.wait(); })) passed++;
         wg.done();
       });
     }
-    std::atomic<int> ticks{0};
+    std::atomic<bool> opener_ran{false};
+    wg.add(1);
     goro::go([&] {
-      for (int i = 0; i < 5; i++) {
-        goro::sleep_for(1ms);
-        ticks++;
-      }
+      goro::test::wait_for_parked(kCalls, goro::WaitReason::blocking_call, "16 goroutines in blocking calls");
+      opener_ran = true;
+      gate.release();
+      wg.done();
     });
     wg.wait();
-    CHECK(done.load() == 16);
-    CHECK(ticks.load() >= 1);
+    CHECK(opener_ran.load());
+    CHECK(passed.load() == kCalls);  // each call was in flight when the gate opened
   }, {.procs = 1});
   CHECK(goro::blocking([] { return 5; }) == 5);  // inline outside a goroutine
 }
@@ -413,6 +454,7 @@ TEST_CASE("a poller factory runs on each worker thread") {
     void wake() override { inner->wake(); }
   };
   std::atomic<int> created{0}, on_worker{0}, polls{0};
+  // main's sleep is the stimulus: its worker polls (with a timeout) meanwhile.
   goro::run([] { goro::sleep_for(5ms); }, {.procs = 2, .poller = [&](int w) {
     created++;
     if (worker_from_thread_name() == w) on_worker++;
@@ -446,6 +488,8 @@ TEST_CASE("a stack overflow reports the goroutine and aborts") {
     dup2(devnull, 1);
     goro::run([] {
       goro::go([] { recurse(1 << 20); });
+      // Not sync: bounds the child should the overflow not abort it (then it
+      // exits 0 and the checks below fail).
       goro::sleep_for(10s);
     }, {.procs = 1});
     _exit(0);
@@ -531,12 +575,12 @@ TEST_CASE("work queued behind a goroutine that never parks is shared (sysmon)") 
   std::atomic<int> ran{0};
   int ran_during_burn = 0;
   goro::run([&] {
-    goro::sleep_for(5ms);
-    // Let the other worker finish looking at this one's timers (it wakes
-    // kTimerStealNs after them) and go to sleep for good.
-    burn(5ms);
+    // The other worker must be asleep in its poller with no reason to wake:
+    // main sets no timer (it polls with yield), so only sysmon can wake it.
+    REQUIRE(goro::test::poll_until([] { return goro::stats().idle == 1; }, [] { goro::yield(); },
+                                   "the other worker asleep in its poller"));
     for (int i = 0; i < 4; i++) goro::go([&] { ran++; });
-    auto end = std::chrono::steady_clock::now() + 2s;
+    auto end = std::chrono::steady_clock::now() + goro::test::kWaitLimit;  // bounds a failure only
     while (std::chrono::steady_clock::now() < end && ran.load() < 4) {
     }
     ran_during_burn = ran.load();
@@ -552,10 +596,11 @@ TEST_CASE("a goroutine readied by a CPU-bound one is stolen from runnext by a lo
   bool ran_during_burn = false;
   goro::run([&] {
     goro::go([&] {
+      // Not sync: the ticker's timers are what wakes the other worker.
       while (!stop.load()) goro::sleep_for(50us);
     });
     goro::go([&] { ran = true; });
-    auto end = std::chrono::steady_clock::now() + 2s;
+    auto end = std::chrono::steady_clock::now() + goro::test::kWaitLimit;  // bounds a failure only
     while (std::chrono::steady_clock::now() < end && !ran.load()) {
     }
     ran_during_burn = ran.load();

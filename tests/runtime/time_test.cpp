@@ -9,6 +9,7 @@
 #include "goro/runtime.hpp"
 #include "goro/sync.hpp"
 #include "goro/time.hpp"
+#include "goro_wait.hpp"
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -16,40 +17,52 @@ using Clock = std::chrono::steady_clock;
 TEST_CASE("sleep_for on an OS thread never returns early") {
   for (auto d : {0ms, 1ms, 5ms, 20ms}) {
     auto start = Clock::now();
-    goro::sleep_for(d);
+    goro::sleep_for(d);  // the behaviour under test: never early
     CHECK(Clock::now() - start >= d);
   }
 }
 
 TEST_CASE("sleep_until a past time returns at once") {
   auto start = Clock::now();
-  goro::sleep_until(start - 1s);
+  goro::sleep_until(start - 1s);  // the behaviour under test
   CHECK(Clock::now() - start < 1s);
 }
 
 TEST_CASE("goroutine timers fire in order and never early") {
   // One P: wake order must equal deadline order.  Deadlines are given out of
-  // order, 2 ms apart, with a 50 ms head start so that no goroutine starts
-  // after its deadline even on a loaded machine.
+  // order, 2 ms apart, after a head start.  The order is only defined if
+  // every goroutine went to sleep before the first deadline: one that starts
+  // after its deadline returns at once.  Each records whether it did; a
+  // machine too slow for the head start gets a round with 10x as much,
+  // rather than a verdict on a question it was not asked.
+  const int offsets_ms[] = {18, 6, 14, 2, 10, 11, 0, 24, 4, 16};
   std::vector<int> order;
-  std::atomic<int> early{0};
-  goro::run([&] {
-    goro::WaitGroup wg;
-    auto base = Clock::now() + 50ms;
-    const int offsets_ms[] = {18, 6, 14, 2, 10, 11, 0, 24, 4, 16};
-    for (int i = 0; i < 10; i++) {
-      wg.add(1);
-      auto when = base + std::chrono::milliseconds(offsets_ms[i]);
-      goro::go([&, when, i] {
-        goro::sleep_until(when);
-        if (Clock::now() < when) early++;
-        order.push_back(i);
-        wg.done();
-      });
-    }
-    wg.wait();
-  }, {.procs = 1});
-  CHECK(early.load() == 0);
+  std::atomic<int> early{0}, late_start{0};
+  for (auto head : {50ms, 500ms, 5000ms}) {
+    order.clear();
+    early = 0;
+    late_start = 0;
+    goro::run([&] {
+      goro::WaitGroup wg;
+      auto base = Clock::now() + head;
+      for (int i = 0; i < 10; i++) {
+        wg.add(1);
+        auto when = base + std::chrono::milliseconds(offsets_ms[i]);
+        goro::go([&, when, base, i] {
+          if (Clock::now() >= base) late_start++;
+          goro::sleep_until(when);  // the behaviour under test: order, never early
+          if (Clock::now() < when) early++;
+          order.push_back(i);
+          wg.done();
+        });
+      }
+      wg.wait();
+    }, {.procs = 1});
+    CHECK(early.load() == 0);
+    if (late_start.load() == 0) break;
+    MESSAGE("a goroutine started after the first deadline with a head start of " << head.count() << " ms; again");
+  }
+  REQUIRE(late_start.load() == 0);
   CHECK(order == std::vector<int>{6, 3, 8, 1, 4, 5, 2, 9, 0, 7});
 }
 
@@ -62,7 +75,7 @@ TEST_CASE("many sleeping goroutines on several Ps never wake early") {
       goro::go([&, i] {
         auto d = std::chrono::microseconds((i * 37) % 5000);
         auto start = Clock::now();
-        goro::sleep_for(d);
+        goro::sleep_for(d);  // the behaviour under test: never early
         if (Clock::now() - start < d) early++;
         woke++;
         wg.done();
@@ -75,35 +88,56 @@ TEST_CASE("many sleeping goroutines on several Ps never wake early") {
 }
 
 TEST_CASE("a sleeping goroutine does not block others on its worker") {
-  std::atomic<int> ran{0};
+  // One P.  main sleeps until the other goroutine has run 100 times; that
+  // goroutine must see main parked in "sleep" while it runs.  Were sleep_for
+  // to block the worker, it could not run at all and main's wait would time
+  // out.  (Each of main's sleeps is the behaviour here, repeated until done.)
+  std::atomic<int> ran{0}, ran_while_main_slept{0};
   goro::run([&] {
     goro::go([&] {
       for (int i = 0; i < 100; i++) {
         ran++;
+        if (goro::test::count_parked(goro::WaitReason::sleep) == 1) ran_while_main_slept++;
         goro::yield();
       }
     });
-    goro::sleep_for(20ms);
-    CHECK(ran.load() == 100);
+    goro::test::poll_until([&] { return ran.load() == 100; }, [] { goro::sleep_for(20ms); },
+                           "the other goroutine ran 100 times");
   }, {.procs = 1});
+  CHECK(ran.load() == 100);
+  CHECK(ran_while_main_slept.load() > 0);
 }
 
 TEST_CASE("goroutines sleeping until the same instant wake in the order they slept") {
+  // Meaningful only if all of them slept before the instant (one that starts
+  // later returns at once, trivially in order): a machine too slow for the
+  // head start gets a round with 10x as much.
   std::vector<int> slept, woke;
-  goro::run([&] {
-    goro::WaitGroup wg;
-    auto when = Clock::now() + 20ms;
-    for (int i = 0; i < 8; i++) {
-      wg.add(1);
-      goro::go([&, i] {
-        slept.push_back(i);  // one P: no race
-        goro::sleep_until(when);
-        woke.push_back(i);
-        wg.done();
-      });
-    }
-    wg.wait();
-  }, {.procs = 1});
+  std::atomic<int> late_start{0};
+  for (auto head : {20ms, 200ms, 2000ms}) {
+    slept.clear();
+    woke.clear();
+    late_start = 0;
+    goro::run([&] {
+      goro::WaitGroup wg;
+      auto when = Clock::now() + head;
+      for (int i = 0; i < 8; i++) {
+        wg.add(1);
+        goro::go([&, i, when] {
+          slept.push_back(i);  // one P: no race
+          if (Clock::now() >= when) late_start++;
+          goro::sleep_until(when);  // the behaviour under test: same instant, FIFO
+          woke.push_back(i);
+          wg.done();
+        });
+      }
+      wg.wait();
+    }, {.procs = 1});
+    if (late_start.load() == 0) break;
+    MESSAGE("started after the instant with a head start of " << head.count() << " ms; again");
+  }
+  REQUIRE(late_start.load() == 0);
+  REQUIRE(slept.size() == 8);
   CHECK(woke == slept);
 }
 
@@ -116,18 +150,17 @@ TEST_CASE("a sleeper whose worker is busy is woken by another worker") {
   bool hog_gave_up = false;
   goro::run([&] {
     goro::go([&] {
-      auto end = Clock::now() + 3s;
+      auto end = Clock::now() + goro::test::kWaitLimit;  // bounds a failure only
       while (!main_woke.load() && Clock::now() < end) {
       }
       hog_gave_up = !main_woke.load();
     });
     auto want = Clock::now() + 5ms;
-    goro::sleep_until(want);
+    goro::sleep_until(want);  // the behaviour under test: woken though its P is busy
     late = Clock::now() - want;
     main_woke = true;
   }, {.procs = 2});
   CHECK_FALSE(hog_gave_up);
-  CHECK(late >= 0ns);
-  CHECK(late < 1s);
+  CHECK(late >= 0ns);  // never early; how late is the machine's, for benchmarks
   MESSAGE("woke " << std::chrono::duration_cast<std::chrono::microseconds>(late).count() << " us late");
 }

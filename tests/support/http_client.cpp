@@ -91,7 +91,6 @@ std::optional<HttpResponse> Client::read_response(bool head, std::chrono::millis
   // "HTTP/1.1 200 OK"
   if (status_line.size() < 12 || !status_line.starts_with("HTTP/1.")) return std::nullopt;
   r.status = std::stoi(std::string(status_line.substr(9, 3)));
-  r.reason = std::string(status_line.substr(std::min<size_t>(13, status_line.size())));
   std::string_view rest = line_end == std::string_view::npos ? std::string_view{} : head_block.substr(line_end + 2);
   while (!rest.empty()) {
     auto e = rest.find("\r\n");

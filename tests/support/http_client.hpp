@@ -13,7 +13,6 @@ namespace goro::test {
 
 struct HttpResponse {
   int status = 0;
-  std::string reason;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   const std::string* header(std::string_view name) const;
@@ -26,7 +25,6 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  bool connected() const { return fd_ >= 0; }
   // Sends every byte; false if the connection broke.
   bool send(std::string_view data);
   // Reads one response (body by Content-Length, or none for HEAD / 1xx).
@@ -36,9 +34,6 @@ class Client {
   // True if the server closes the connection (EOF or reset) within timeout;
   // any bytes that arrive first are discarded.
   bool wait_closed(std::chrono::milliseconds timeout = std::chrono::seconds(10));
-  // Bytes received but not yet consumed by read_response.
-  const std::string& pending() const { return buf_; }
-  int fd() const { return fd_; }
 
  private:
   // Reads more into buf_; false on EOF/error/timeout.

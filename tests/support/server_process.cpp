@@ -1,13 +1,15 @@
 #include "server_process.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <regex>
 #include <stdexcept>
 
@@ -55,6 +57,7 @@ ServerProcess::ServerProcess(std::vector<std::string> args) {
   }
   ::close(pipefd[1]);
   log_fd_ = pipefd[0];
+  pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));  // readable once the server exits
   // Drain the log continuously so the server never blocks on a full pipe.
   reader_ = std::thread([this] {
     char buf[4096];
@@ -62,28 +65,31 @@ ServerProcess::ServerProcess(std::vector<std::string> args) {
     while ((n = ::read(log_fd_, buf, sizeof buf)) > 0) {
       std::lock_guard lk(mu_);
       log_.append(buf, static_cast<size_t>(n));
+      log_grew_.notify_all();
     }
+    std::lock_guard lk(mu_);
+    log_ended_ = true;
+    log_grew_.notify_all();
   });
+  // Until the log names the port, or ends (the server exited).
   static const std::regex re(R"(listening on 127\.0\.0\.1:(\d+))");
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
-    std::smatch m;
-    std::string l = log();
-    if (std::regex_search(l, m, re)) {
-      port_ = std::stoi(m[1]);
-      return;
-    }
-    int status;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::smatch m;
+  std::string l;
+  {
+    std::unique_lock lk(mu_);
+    log_grew_.wait_for(lk, std::chrono::seconds(30), [&] { return std::regex_search(log_, m, re) || log_ended_; });
+    l = log_;
   }
-  std::string l = log();
-  if (pid_ > 0) ::kill(pid_, SIGKILL), ::waitpid(pid_, nullptr, 0), pid_ = -1;
+  if (std::regex_search(l, m, re)) {
+    port_ = std::stoi(m[1]);
+    return;
+  }
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, nullptr, 0);
+  pid_ = -1;
   if (reader_.joinable()) reader_.join();
-  throw std::runtime_error("goro did not start (mode " + test_mode() + "); its log:\n" + l);
+  if (pidfd_ >= 0) ::close(pidfd_);
+  throw std::runtime_error("goro did not start (mode " + test_mode() + "); its log:\n" + log());
 }
 
 ServerProcess::~ServerProcess() {
@@ -93,6 +99,7 @@ ServerProcess::~ServerProcess() {
   }
   if (reader_.joinable()) reader_.join();
   if (log_fd_ >= 0) ::close(log_fd_);
+  if (pidfd_ >= 0) ::close(pidfd_);
 }
 
 void ServerProcess::signal(int sig) {
@@ -101,16 +108,20 @@ void ServerProcess::signal(int sig) {
 
 int ServerProcess::wait(std::chrono::milliseconds timeout) {
   if (exit_code_ >= 0) return exit_code_;
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    int status;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      return exit_code_;
+  if (pid_ <= 0) return -1;
+  if (pidfd_ >= 0) {
+    pollfd p{pidfd_, POLLIN, 0};
+    int r;
+    while ((r = ::poll(&p, 1, static_cast<int>(timeout.count()))) < 0 && errno == EINTR) {
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (r == 0) return -1;  // still running
   }
-  return -1;
+  int status;
+  // The pidfd said it exited (or, without pidfd_open, block: the callers
+  // bound their wait by the ctest timeout).
+  if (::waitpid(pid_, &status, 0) != pid_) return -1;
+  exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return exit_code_;
 }
 
 std::string ServerProcess::log() const {
@@ -119,20 +130,9 @@ std::string ServerProcess::log() const {
 }
 
 bool ServerProcess::wait_log(const std::string& text, std::chrono::milliseconds timeout) const {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (log().find(text) == std::string::npos) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
-}
-
-int ServerProcess::threads() const {
-  std::ifstream f("/proc/" + std::to_string(pid_) + "/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
-  return -1;
+  std::unique_lock lk(mu_);
+  log_grew_.wait_for(lk, timeout, [&] { return log_.find(text) != std::string::npos || log_ended_; });
+  return log_.find(text) != std::string::npos;
 }
 
 }  // namespace goro::test

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -20,34 +21,36 @@ std::string test_mode();
 
 class ServerProcess {
  public:
-  // `args` are added after --mode/--bind/--port/--log-level.  Throws if the
-  // server does not report its port within 10 s (the log is in the message).
+  // `args` are added after --mode/--bind/--port/--log-level.  Waits until
+  // the log reports the port; throws, with the log, if the server exits
+  // first or does not report it within 30 s (a bound on failure only).
   explicit ServerProcess(std::vector<std::string> args = {});
   ~ServerProcess();  // SIGKILL if it still runs
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
 
   int port() const { return port_; }
-  pid_t pid() const { return pid_; }
   void signal(int sig);
-  // Waits for exit; returns the exit code, 128+signal if killed, or -1 on
-  // timeout.
+  // Waits for exit (a pidfd, no polling); returns the exit code, 128+signal
+  // if killed, or -1 on timeout.
   int wait(std::chrono::milliseconds timeout);
   std::string log() const;
   // True once the log contains `text` (the log is read by another thread,
-  // so a line written just now may take a moment to arrive).
-  bool wait_log(const std::string& text, std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
-  // Number of OS threads the server has now (/proc/PID/status).
-  int threads() const;
+  // so a line written just now may take a moment to arrive); false if it
+  // does not within `timeout` or the log ends without it.
+  bool wait_log(const std::string& text, std::chrono::milliseconds timeout = std::chrono::seconds(30)) const;
 
  private:
   pid_t pid_ = -1;
+  int pidfd_ = -1;
   int port_ = 0;
   int exit_code_ = -1;
   int log_fd_ = -1;
   std::thread reader_;
   mutable std::mutex mu_;
-  std::string log_;
+  mutable std::condition_variable log_grew_;  // notified on every read and at EOF
+  std::string log_;                           // guarded by mu_
+  bool log_ended_ = false;                    // guarded by mu_: EOF, the server closed stderr (exited)
 };
 
 }  // namespace goro::test
