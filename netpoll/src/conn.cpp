@@ -140,7 +140,7 @@ bool Conn::when_readable(Deadline d, const Interrupt* intr, Callback* cb) {
   // w.cb is set once cb has been armed: this is a served connection going
   // idle again, and its goroutine exits once the wait is armed.  If this P
   // only woke for a few requests while another P runs, arm the wait there
-  // instead (see conn.hpp; "Sharing work" in runtime/src/sched.cpp).  The
+  // instead (see conn.hpp; "Sharing work" in runtime/src/proc.cpp).  The
   // goroutine may resume on another worker: take that one's backend.
   if (w.cb && goro::rehome()) b = detail::current_backend();
   w = detail::WaitRecord{};

@@ -147,7 +147,7 @@ TEST_CASE("migration: a goroutine resumed on another worker sees that worker") {
           }
           goro::yield();
           // Keep this worker's queue busy for a while: queued work is shared
-          // (stolen) only once it has waited kShareDelayNs (sched.cpp).
+          // (stolen) only once it has waited kShareDelayNs (runtime/src/proc.cpp).
           if (patience % 100 == 99) burn(20us);
         }
         readiers.done();
