@@ -1,6 +1,7 @@
-// netpoll: goroutines parked on real sockets over loopback, under both
-// backends (io_uring and epoll).  Skips io_uring cases, with the reason,
-// where the kernel refuses it.
+// netpoll: goroutines parked on real sockets over loopback.  One binary for
+// both backends: CTest's `netpoll` entry runs it on epoll, `netpoll.uring` on
+// io_uring (GORO_TEST_POLLER; unset runs both).  Where the kernel refuses
+// io_uring the uring entry says why and exits 77, which CTest shows as skipped.
 #include <doctest/doctest.h>
 #include <netinet/in.h>
 #include <poll.h>

@@ -79,7 +79,7 @@ struct Options {
   // the back of the ring instead of runnext, and yield skips its fast path
   // half of the time, as Go does under the race detector, so no test leans
   // on one order by accident.  Off by default in every build type; the
-  // environment variable GORO_SHAKE overrides it (1 on, 0 off).
+  // environment variable GORO_SHAKE overrides it (set and not "0": on; "0": off).
   bool shake = false;
 };
 
