@@ -22,6 +22,7 @@
 #include "goro/stats.hpp"
 #include "goro/sync.hpp"
 #include "goro/time.hpp"
+#include "child.hpp"
 #include "goro_wait.hpp"
 
 using namespace std::chrono_literals;
@@ -477,34 +478,16 @@ namespace {
 }  // namespace
 
 TEST_CASE("a stack overflow reports the goroutine and aborts") {
-  int fds[2];
-  REQUIRE(pipe(fds) == 0);
-  pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    signal(SIGABRT, SIG_DFL);  // not doctest's crash report, in the child
-    dup2(fds[1], 2);
-    int devnull = open("/dev/null", O_WRONLY);
-    dup2(devnull, 1);
+  goro::test::Death d = goro::test::in_child([] {
     goro::run([] {
       goro::go([] { recurse(1 << 20); });
       // Not sync: bounds the child should the overflow not abort it (then it
       // exits 0 and the checks below fail).
       goro::sleep_for(10s);
     }, {.procs = 1});
-    _exit(0);
-  }
-  close(fds[1]);
-  std::string err;
-  char buf[256];
-  ssize_t n;
-  while ((n = read(fds[0], buf, sizeof buf)) > 0) err.append(buf, static_cast<std::size_t>(n));
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  CHECK(WIFSIGNALED(status));
-  CHECK(WTERMSIG(status) == SIGABRT);
-  CHECK(err.find("goro: goroutine 2 stack overflow") != std::string::npos);
+  });
+  CHECK(d.aborted);
+  CHECK(d.err.find("goro: goroutine 2 stack overflow") != std::string::npos);
 }
 #endif
 
