@@ -649,3 +649,53 @@ TEST_CASE("ten thousand concurrent keep-alive connections are all served (gorout
   CHECK(vars->body.find("\"active\": " + std::to_string(kConns + 1)) != std::string::npos);
   for (int fd : fds) ::close(fd);
 }
+
+TEST_CASE("--access-log: one line per request, every line written by the time it exits") {
+  // Requests on several keep-alive connections, so several threads (or
+  // workers) hold lines in their own buffers; SIGTERM's drain must hand every
+  // buffer to the writer thread and wait for it.  A lost buffer or a line
+  // written twice shows as a missing or repeated target.
+  char tmpl[] = "/tmp/goro-e2e-log-XXXXXX";
+  fs::path dir = ::mkdtemp(tmpl);
+  fs::path path = dir / "access.log";
+  constexpr int kConns = 8, kPerConn = 40;
+  {
+    ServerProcess srv({"--access-log", path.string()});
+    for (int c = 0; c < kConns; ++c) {
+      Client client(srv.port());
+      for (int i = 0; i < kPerConn; ++i) {
+        REQUIRE(client.send(req("GET", "/logged/" + std::to_string(c * kPerConn + i))));
+        auto r = client.read_response();
+        REQUIRE(r);
+        CHECK(r->status == 404);
+      }
+    }
+    srv.signal(SIGTERM);
+    CHECK(srv.wait(30s) == 0);
+  }
+  std::ifstream in(path);
+  std::vector<int> seen(kConns * kPerConn, 0);
+  std::string line;
+  int other = 0;
+  while (std::getline(in, line)) {
+    auto at = line.find("\"GET /logged/");
+    if (at == std::string::npos) {
+      ++other;
+      continue;
+    }
+    int n = std::atoi(line.c_str() + at + 13);
+    REQUIRE(n >= 0);
+    REQUIRE(n < kConns * kPerConn);
+    seen[static_cast<size_t>(n)]++;
+    CHECK(line.find(" 404 ") != std::string::npos);
+  }
+  CHECK(other == 0);
+  int missing = 0, repeated = 0;
+  for (int s : seen) {
+    missing += s == 0;
+    repeated += s > 1;
+  }
+  CHECK(missing == 0);
+  CHECK(repeated == 0);
+  fs::remove_all(dir);
+}
