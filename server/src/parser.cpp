@@ -14,7 +14,11 @@ int status_for(llhttp_errno_t e) {
     case HPE_INVALID_VERSION:
       return 505;  // HTTP Version Not Supported
     case HPE_INVALID_TRANSFER_ENCODING:
-      return 501;  // a transfer coding we do not implement
+      // llhttp's "chunked is not the final coding": the body's length
+      // cannot be known, which RFC 9112 §6.3 makes a 400 (MUST).  A coding
+      // goro does not implement *before* a final chunked is the 501 of
+      // check_transfer_codings().
+      return 400;
     default:
       return 400;
   }
@@ -40,6 +44,84 @@ bool is_token_char(unsigned char c) {
   }
 }
 
+bool is_hex(unsigned char c) { return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f'); }
+
+// RFC 3986 unreserved / sub-delims: what a reg-name (and an IPvFuture
+// literal, with ':') may hold besides percent-encodings.
+bool is_host_char(unsigned char c) {
+  if ((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')) return true;
+  switch (c) {
+    case '-': case '.': case '_': case '~':                                    // unreserved
+    case '!': case '$': case '&': case '\'': case '(': case ')': case '*':
+    case '+': case ',': case ';': case '=':                                    // sub-delims
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Host = uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986 §3.2.2).  Empty is
+// valid: a target without an authority is sent with an empty Host.
+bool valid_host(std::string_view v) {
+  size_t i = 0;
+  if (!v.empty() && v[0] == '[') {  // IP-literal: [IPv6] or [vX.future]
+    size_t close = v.find(']');
+    if (close == std::string_view::npos || close == 1) return false;
+    for (i = 1; i < close; ++i)
+      if (!is_host_char(static_cast<unsigned char>(v[i])) && v[i] != ':') return false;
+    i = close + 1;
+  } else {
+    for (; i < v.size() && v[i] != ':'; ++i) {
+      auto c = static_cast<unsigned char>(v[i]);
+      if (c == '%') {
+        if (i + 2 >= v.size() || !is_hex(static_cast<unsigned char>(v[i + 1])) ||
+            !is_hex(static_cast<unsigned char>(v[i + 2])))
+          return false;
+        i += 2;
+      } else if (!is_host_char(c)) {
+        return false;
+      }
+    }
+  }
+  if (i == v.size()) return true;
+  if (v[i] != ':') return false;
+  for (++i; i < v.size(); ++i)
+    if (v[i] < '0' || v[i] > '9') return false;
+  return true;
+}
+
+std::string_view trim_ows(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// The request's transfer codings, every Transfer-Encoding line in order:
+// 0 when it may be framed as llhttp framed it (only "chunked", once), else
+// the status.  400 when chunked is not the last coding (the length cannot
+// be known: RFC 9112 §6.3, a MUST), is applied twice, or a list element is
+// empty; otherwise 501 for a coding goro does not implement (§6.1).
+int check_transfer_codings(const Request& r) {
+  int chunked = 0;
+  bool unknown = false, last_chunked = false;
+  for (const auto& h : r.headers) {
+    if (!iequals(h.name, "Transfer-Encoding")) continue;
+    std::string_view rest = h.value;
+    for (;;) {
+      size_t comma = rest.find(',');
+      std::string_view coding = trim_ows(rest.substr(0, comma));
+      if (coding.empty()) return 400;
+      last_chunked = iequals(coding, "chunked");
+      chunked += last_chunked;
+      unknown |= !last_chunked;
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+  }
+  if (!last_chunked || chunked > 1) return 400;
+  return unknown ? 501 : 0;
+}
+
 }  // namespace
 
 const llhttp_settings_t RequestParser::settings_ = [] {
@@ -48,7 +130,9 @@ const llhttp_settings_t RequestParser::settings_ = [] {
   s.on_message_begin = &RequestParser::on_message_begin;
   s.on_url = &RequestParser::on_url;
   s.on_header_field = &RequestParser::on_header_field;
+  s.on_header_field_complete = &RequestParser::on_header_field_complete;
   s.on_header_value = &RequestParser::on_header_value;
+  s.on_header_value_complete = &RequestParser::on_header_value_complete;
   s.on_headers_complete = &RequestParser::on_headers_complete;
   s.on_body = &RequestParser::on_body;
   s.on_message_complete = &RequestParser::on_message_complete;
@@ -62,7 +146,7 @@ void RequestParser::reset() {
   p_.data = this;
   req_ = Request{};
   header_bytes_ = 0;
-  in_message_ = headers_done_ = complete_ = last_was_value_ = false;
+  in_message_ = headers_done_ = complete_ = in_name_ = in_value_ = false;
   error_status_ = 0;
   error_reason_ = "";
 }
@@ -84,7 +168,7 @@ int RequestParser::on_message_begin(llhttp_t* p) {
   s.req_ = Request{};
   s.header_bytes_ = kRequestLineOverhead;
   s.in_message_ = true;
-  s.headers_done_ = s.complete_ = s.last_was_value_ = false;
+  s.headers_done_ = s.complete_ = s.in_name_ = s.in_value_ = false;
   return 0;
 }
 
@@ -100,21 +184,39 @@ int RequestParser::on_header_field(llhttp_t* p, const char* at, size_t n) {
   if (!s.count_header_bytes(n)) return s.fail(431, "header block too large");
   for (size_t i = 0; i < n; ++i)
     if (!is_token_char(static_cast<unsigned char>(at[i]))) return s.fail(400, "invalid character in header name");
-  // llhttp may deliver a name in pieces; a new name starts after a value.
-  if (s.last_was_value_ || s.req_.headers.empty()) {
+  // llhttp may deliver a name in pieces; the first piece starts a header.
+  if (!s.in_name_) {
     if (!s.count_header_bytes(kHeaderLineOverhead)) return s.fail(431, "header block too large");
     s.req_.headers.emplace_back();
+    s.in_name_ = true;
   }
-  s.last_was_value_ = false;
   s.req_.headers.back().name.append(at, n);
+  return 0;
+}
+
+int RequestParser::on_header_field_complete(llhttp_t* p) {
+  auto& s = self(p);
+  // A field line with nothing before the colon (": x") has no name: the
+  // name callback never ran.  field-name is a token, at least one character
+  // (RFC 9110 §5.1), and an invalid field line is a 400 (RFC 9112 §5).
+  if (!s.in_name_ || s.req_.headers.back().name.empty()) return s.fail(400, "empty header name");
+  s.in_name_ = false;
+  s.in_value_ = true;
   return 0;
 }
 
 int RequestParser::on_header_value(llhttp_t* p, const char* at, size_t n) {
   auto& s = self(p);
+  if (!s.in_value_) return s.fail(400, "header value without a name");
   if (!s.count_header_bytes(n)) return s.fail(431, "header block too large");
-  s.last_was_value_ = true;
   s.req_.headers.back().value.append(at, n);
+  return 0;
+}
+
+int RequestParser::on_header_value_complete(llhttp_t* p) {
+  auto& s = self(p);
+  if (!s.in_value_) return s.fail(400, "empty header name");  // ":" alone, no value either
+  s.in_value_ = false;
   return 0;
 }
 
@@ -129,6 +231,24 @@ int RequestParser::on_headers_complete(llhttp_t* p) {
   if (r.version_major != 1) return s.fail(505, "only HTTP/1.0 and HTTP/1.1 are supported");
   if (r.method == "CONNECT") return s.fail(405, "CONNECT is not supported");
   if (llhttp_get_upgrade(p)) r.keep_alive = false;  // we answer, then close
+
+  // Host (RFC 9112 §3.2): an HTTP/1.1 request without one, any request with
+  // more than one, or one whose value is not a valid host gets 400.  With an
+  // absolute-form target the target's authority wins (Request::path()), but
+  // the header must still be there and well-formed.
+  const std::string* host = nullptr;
+  for (const auto& h : r.headers) {
+    if (!iequals(h.name, "Host")) continue;
+    if (host) return s.fail(400, "more than one Host header");
+    host = &h.value;
+  }
+  if (!host && r.version_minor >= 1) return s.fail(400, "missing Host header");
+  if (host && !valid_host(trim_ows(*host))) return s.fail(400, "invalid Host header");
+
+  if (p->flags & F_TRANSFER_ENCODING) {
+    if (int status = check_transfer_codings(r))
+      return s.fail(status, status == 501 ? "unsupported transfer coding" : "invalid Transfer-Encoding");
+  }
 
   bool has_length = (p->flags & F_CONTENT_LENGTH) != 0;
   bool chunked = (p->flags & F_CHUNKED) != 0;

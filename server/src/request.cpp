@@ -19,7 +19,17 @@ const std::string* Request::header(std::string_view name) const {
 
 std::string_view Request::path() const {
   std::string_view t = target;
-  return t.substr(0, t.find('?'));
+  t = t.substr(0, t.find('?'));
+  // absolute-form ("http://host/p", RFC 9112 §3.2.2), which a server MUST
+  // accept: the path is what follows the authority, "/" when nothing does.
+  if (!t.empty() && t[0] != '/') {
+    size_t scheme_end = t.find("://");
+    if (scheme_end != std::string_view::npos && scheme_end > 0) {
+      size_t slash = t.find('/', scheme_end + 3);
+      return slash == std::string_view::npos ? std::string_view("/") : t.substr(slash);
+    }
+  }
+  return t;
 }
 
 std::string_view Request::query() const {

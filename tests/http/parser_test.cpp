@@ -107,7 +107,7 @@ TEST_CASE("every request split at every byte boundary parses the same") {
 
 TEST_CASE("a pipelined batch is handed out one request at a time, in order") {
   RequestParser p;
-  std::string batch = "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\nGET /c HTTP/1.1\r\n\r\n";
+  std::string batch = "GET /a HTTP/1.1\r\nHost: t\r\n\r\nGET /b HTTP/1.1\r\nHost: t\r\n\r\nGET /c HTTP/1.1\r\nHost: t\r\n\r\n";
   std::string_view rest = batch;
   std::vector<std::string> seen;
   while (!rest.empty()) {
@@ -120,15 +120,15 @@ TEST_CASE("a pipelined batch is handed out one request at a time, in order") {
 }
 
 TEST_CASE("keep-alive follows the HTTP version and the Connection header") {
-  CHECK(run_whole("GET / HTTP/1.1\r\n\r\n").requests.at(0).keep_alive);
-  CHECK_FALSE(run_whole("GET / HTTP/1.1\r\nConnection: close\r\n\r\n").requests.at(0).keep_alive);
+  CHECK(run_whole("GET / HTTP/1.1\r\nHost: t\r\n\r\n").requests.at(0).keep_alive);
+  CHECK_FALSE(run_whole("GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").requests.at(0).keep_alive);
   CHECK_FALSE(run_whole("GET / HTTP/1.0\r\n\r\n").requests.at(0).keep_alive);
   CHECK(run_whole("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").requests.at(0).keep_alive);
 }
 
 TEST_CASE("Expect: 100-continue pauses before the body") {
   RequestParser p;
-  std::string head = "POST /echo HTTP/1.1\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n";
+  std::string head = "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n";
   auto step = p.feed(head);
   CHECK(step.event == Event::expect_continue);
   CHECK(step.consumed == head.size());
@@ -138,7 +138,7 @@ TEST_CASE("Expect: 100-continue pauses before the body") {
   CHECK(p.take().body == "abc");
   // Without a body there is nothing to wait for.
   RequestParser q;
-  CHECK(q.feed("GET / HTTP/1.1\r\nExpect: 100-continue\r\n\r\n").event == Event::request);
+  CHECK(q.feed("GET / HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n\r\n").event == Event::request);
 }
 
 TEST_CASE("in_message tells a started request from an idle connection") {
@@ -147,7 +147,7 @@ TEST_CASE("in_message tells a started request from an idle connection") {
   p.feed("GET / HT");
   CHECK(p.in_message());
   CHECK_FALSE(p.headers_done());
-  auto step = p.feed("TP/1.1\r\n\r\n");
+  auto step = p.feed("TP/1.1\r\nHost: t\r\n\r\n");
   CHECK(step.event == Event::request);
   p.take();
   CHECK_FALSE(p.in_message());
@@ -162,30 +162,51 @@ TEST_CASE("malformed and oversized requests map to their status") {
   };
   std::vector<Case> cases = {
       {"garbage", "\x01\x02 nonsense\r\n\r\n", 400},
-      {"lowercase method", "get / HTTP/1.1\r\n\r\n", 400},
+      {"lowercase method", "get / HTTP/1.1\r\nHost: t\r\n\r\n", 400},
       {"HTTP/0.9 (no version)", "GET /\r\n\r\n", 505},
-      {"space in header name", "GET / HTTP/1.1\r\nBad Header: x\r\n\r\n", 400},
-      {"control byte in header name", "GET / HTTP/1.1\r\nBad\x01: x\r\n\r\n", 400},
-      {"bad content-length", "POST / HTTP/1.1\r\nContent-Length: abc\r\n\r\n", 400},
-      {"two content-lengths", "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400},
-      {"content-length with chunked", "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
-      {"bad chunk size", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400},
-      {"unknown transfer coding", "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
+      {"space in header name", "GET / HTTP/1.1\r\nHost: t\r\nBad Header: x\r\n\r\n", 400},
+      {"control byte in header name", "GET / HTTP/1.1\r\nHost: t\r\nBad\x01: x\r\n\r\n", 400},
+      {"bad content-length", "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: abc\r\n\r\n", 400},
+      {"two content-lengths", "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400},
+      {"content-length with chunked", "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+      {"bad chunk size", "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400},
+      // RFC 9112 §6.3: chunked not the final coding: the length is unknowable.
+      {"unknown transfer coding alone", "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n", 400},
+      {"chunked before gzip", "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400},
       {"HTTP/2.0 request line", "GET / HTTP/2.0\r\n\r\n", 505},
-      {"CONNECT", "CONNECT example.com:443 HTTP/1.1\r\n\r\n", 405},
-      {"unknown expectation", "POST / HTTP/1.1\r\nContent-Length: 1\r\nExpect: teapot\r\n\r\nx", 417},
-      {"huge header", "GET / HTTP/1.1\r\nX-Big: " + std::string(2000, 'a') + "\r\n\r\n", 431},
-      {"many headers", "GET / HTTP/1.1\r\n" + [] {
+      {"CONNECT", "CONNECT example.com:443 HTTP/1.1\r\nHost: t\r\n\r\n", 405},
+      {"unknown expectation", "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nExpect: teapot\r\n\r\nx", 417},
+      {"huge header", "GET / HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(2000, 'a') + "\r\n\r\n", 431},
+      {"many headers", "GET / HTTP/1.1\r\nHost: t\r\n" + [] {
          std::string s;
          for (int i = 0; i < 200; ++i) s += "X-" + std::to_string(i) + ": v\r\n";
          return s;
        }() + "\r\n", 431},
-      {"huge URL", "GET /" + std::string(2000, 'u') + " HTTP/1.1\r\n\r\n", 431},
-      {"body over limit by length", "POST / HTTP/1.1\r\nContent-Length: 101\r\n\r\n", 413},
+      {"huge URL", "GET /" + std::string(2000, 'u') + " HTTP/1.1\r\nHost: t\r\n\r\n", 431},
+      {"body over limit by length", "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 101\r\n\r\n", 413},
       {"chunked body over limit",
-       "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n40\r\n" + std::string(64, 'b') + "\r\n40\r\n" +
+       "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n40\r\n" + std::string(64, 'b') + "\r\n40\r\n" +
            std::string(64, 'b') + "\r\n0\r\n\r\n",
        413},
+      // RFC 9112 §3.2: Host is required in HTTP/1.1, once, and must be a valid host.
+      {"HTTP/1.1 without Host", "GET / HTTP/1.1\r\nAccept: */*\r\n\r\n", 400},
+      {"two Host headers", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
+      {"two Host headers in HTTP/1.0", "GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n", 400},
+      {"space inside Host", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400},
+      {"Host with a path", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400},
+      {"Host with a bad port", "GET / HTTP/1.1\r\nHost: a:8x\r\n\r\n", 400},
+      {"Host with a bad percent-encoding", "GET / HTTP/1.1\r\nHost: a%zz\r\n\r\n", 400},
+      {"Host with an unclosed IP literal", "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", 400},
+      // RFC 9112 §6.1: a transfer coding goro does not implement is a 501,
+      // wherever it stands in the list; chunked twice is faulty framing.
+      {"gzip before chunked", "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501},
+      {"gzip on its own line before chunked",
+       "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 501},
+      {"chunked twice", "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n", 400},
+      // RFC 9110 §5.1: a field name is a token of at least one character.
+      {"empty header name", "GET / HTTP/1.1\r\nHost: t\r\n: x\r\n\r\n", 400},
+      {"empty header name first", "GET / HTTP/1.1\r\n: x\r\nHost: t\r\n\r\n", 400},
+      {"a lone colon", "GET / HTTP/1.1\r\nHost: t\r\n:\r\n\r\n", 400},
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);
@@ -197,15 +218,48 @@ TEST_CASE("malformed and oversized requests map to their status") {
 
 TEST_CASE("errors are sticky until reset") {
   RequestParser p;
-  CHECK(p.feed("BAD\x01 / HTTP/1.1\r\n\r\n").event == Event::error);
-  CHECK(p.feed("GET / HTTP/1.1\r\n\r\n").event == Event::error);
+  CHECK(p.feed("BAD\x01 / HTTP/1.1\r\nHost: t\r\n\r\n").event == Event::error);
+  CHECK(p.feed("GET / HTTP/1.1\r\nHost: t\r\n\r\n").event == Event::error);
   p.reset();
-  CHECK(p.feed("GET / HTTP/1.1\r\n\r\n").event == Event::request);
+  CHECK(p.feed("GET / HTTP/1.1\r\nHost: t\r\n\r\n").event == Event::request);
 }
 
 TEST_CASE("a body exactly at the limit is accepted") {
   ParserLimits lim{.max_header_bytes = 1024, .max_body_bytes = 5};
-  auto o = run_whole("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", lim);
+  auto o = run_whole("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello", lim);
   REQUIRE(o.requests.size() == 1);
   CHECK(o.requests[0].body == "hello");
+}
+
+TEST_CASE("Host forms that RFC 9110 allows are accepted") {
+  for (std::string host : {"", "example.com", "example.com:8080", "127.0.0.1:80", "[::1]:8080", "[v1.x]", "a%41b",
+                           "x_y-z.~!$&'()*+,;=", "example.com "}) {
+    CAPTURE(host);
+    auto o = run_whole("GET / HTTP/1.1\r\nHost: " + host + "\r\n\r\n");
+    CHECK(o.error == 0);
+    CHECK(o.requests.size() == 1);
+  }
+  // HTTP/1.0 may omit it.
+  auto o = run_whole("GET / HTTP/1.0\r\n\r\n");
+  CHECK(o.error == 0);
+  CHECK(o.requests.size() == 1);
+}
+
+TEST_CASE("an absolute-form target routes by its path") {
+  auto o = run_whole("GET http://example.com/sleep?ms=5 HTTP/1.1\r\nHost: other\r\n\r\n"
+                     "GET HTTP://example.com HTTP/1.1\r\nHost: other\r\n\r\n");
+  REQUIRE(o.requests.size() == 2);
+  CHECK(o.requests[0].path() == "/sleep");
+  CHECK(o.requests[0].query() == "ms=5");
+  CHECK(o.requests[1].path() == "/");
+}
+
+TEST_CASE("an empty header value is a header, not the start of the next name") {
+  auto o = run_whole("GET / HTTP/1.1\r\nHost: t\r\nX-Empty:\r\nX-Next: v\r\n\r\n");
+  REQUIRE(o.requests.size() == 1);
+  const auto& r = o.requests[0];
+  REQUIRE(r.header("X-Empty"));
+  CHECK(r.header("X-Empty")->empty());
+  REQUIRE(r.header("X-Next"));
+  CHECK(*r.header("X-Next") == "v");
 }

@@ -71,7 +71,9 @@ class RequestParser {
   static int on_message_begin(llhttp_t*);
   static int on_url(llhttp_t*, const char*, size_t);
   static int on_header_field(llhttp_t*, const char*, size_t);
+  static int on_header_field_complete(llhttp_t*);
   static int on_header_value(llhttp_t*, const char*, size_t);
+  static int on_header_value_complete(llhttp_t*);
   static int on_headers_complete(llhttp_t*);
   static int on_body(llhttp_t*, const char*, size_t);
   static int on_message_complete(llhttp_t*);
@@ -87,7 +89,10 @@ class RequestParser {
   bool in_message_ = false;
   bool headers_done_ = false;
   bool complete_ = false;
-  bool last_was_value_ = false;
+  // Where the header block is: a name's bytes arrive (in_name_), then its
+  // value's (in_value_); llhttp may split either across calls.
+  bool in_name_ = false;
+  bool in_value_ = false;
   int error_status_ = 0;
   const char* error_reason_ = "";
 };

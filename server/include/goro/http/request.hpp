@@ -25,7 +25,7 @@ struct Request {
 
   // First header with this name (ASCII case-insensitive), or nullptr.
   const std::string* header(std::string_view name) const;
-  std::string_view path() const;   // target before '?'
+  std::string_view path() const;   // target before '?', without an absolute-form's scheme://authority
   std::string_view query() const;  // target after '?', or ""
   // Raw (not percent-decoded) value of the first `name=` in the query.
   std::optional<std::string_view> query_param(std::string_view name) const;
