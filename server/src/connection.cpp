@@ -34,9 +34,10 @@ constexpr auto kStarvedCheck = 50ms;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 // Writes head + body (or the file).  0 or -errno.
-int write_response(netpoll::Conn& conn, const Response& r, bool keep_alive, bool head_only, netpoll::Deadline d) {
+int write_response(netpoll::Conn& conn, const Response& r, bool keep_alive, bool head_only, netpoll::Deadline d,
+                   bool http10 = false) {
   fmt::memory_buffer head;
-  write_head(head, r, keep_alive);
+  write_head(head, r, keep_alive, http10);
   if (head_only || (!r.file.is_open() && r.body.empty())) return conn.write_all({head.data(), head.size()}, d);
   if (!r.file.is_open()) {
     iovec iov[2] = {{head.data(), head.size()}, {const_cast<char*>(r.body.data()), r.body.size()}};
@@ -174,7 +175,8 @@ ConnEnd serve_connection(netpoll::Conn& conn, const ConnEnv& env, ServeOptions o
     // 4. Answer, and decide whether to keep the connection.
     bool keep = req.keep_alive && !resp.close && !env.draining.fired() &&
                 !(env.starved && env.starved->load(std::memory_order_relaxed) > 0);
-    int w = write_response(conn, resp, keep, req.method == "HEAD", netpoll::deadline_in(cfg.write_timeout));
+    int w = write_response(conn, resp, keep, req.method == "HEAD", netpoll::deadline_in(cfg.write_timeout),
+                           /*http10=*/req.version_minor == 0);
     env.metrics.count_status(resp.status);
     if (env.access_log) {
       if (peer.empty()) peer = conn.peer();

@@ -55,12 +55,16 @@ std::string_view http_date() {
   return {buf, len};
 }
 
-void write_head(fmt::memory_buffer& out, const Response& r, bool keep_alive) {
+void write_head(fmt::memory_buffer& out, const Response& r, bool keep_alive, bool http10) {
   auto it = std::back_inserter(out);
   fmt::format_to(it, "HTTP/1.1 {} {}\r\nServer: goro\r\nDate: {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n",
                  r.status, reason_phrase(r.status), http_date(), r.content_type, r.content_length());
   for (const auto& h : r.headers) fmt::format_to(it, "{}: {}\r\n", h.name, h.value);
-  if (!keep_alive) fmt::format_to(it, "Connection: close\r\n");
+  if (!keep_alive) {
+    fmt::format_to(it, "Connection: close\r\n");
+  } else if (http10) {
+    fmt::format_to(it, "Connection: keep-alive\r\n");
+  }
   fmt::format_to(it, "\r\n");
 }
 

@@ -320,6 +320,10 @@ TEST_CASE("keep-alive: HTTP/1.1 by default, HTTP/1.0 only when asked") {
       auto r = c.read_response();
       REQUIRE(r);
       CHECK(r->status == 200);
+      // An HTTP/1.0 client keeps the connection only if told so; without
+      // this header `ab -k` waits for the close and completes nothing.
+      REQUIRE(r->header("Connection"));
+      CHECK(*r->header("Connection") == "keep-alive");
     }
   }
   {
@@ -698,4 +702,40 @@ TEST_CASE("--access-log: one line per request, every line written by the time it
   CHECK(missing == 0);
   CHECK(repeated == 0);
   fs::remove_all(dir);
+}
+
+TEST_CASE("requests RFC 9112 makes a server refuse are refused, and the server goes on") {
+  // Every one of these was answered 200 (or 404) before; each gets its
+  // status and a close, and a good request on a new connection still works.
+  ServerProcess srv;
+  struct Case {
+    const char* name;
+    std::string raw;
+    int status;
+  };
+  const Case cases[] = {
+      {"HTTP/1.1 without Host (§3.2)", "GET / HTTP/1.1\r\n\r\n", 400},
+      {"two Host headers (§3.2)", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
+      {"a Host that is not a host (§3.2)", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400},
+      {"gzip, chunked (§6.1: not implemented)",
+       "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 501},
+      {"chunked not last (§6.3)", "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400},
+      {"empty field name (RFC 9110 §5.1)", "GET / HTTP/1.1\r\nHost: a\r\n: x\r\n\r\n", 400},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    Client client(srv.port());
+    REQUIRE(client.send(c.raw));
+    auto r = client.read_response();
+    REQUIRE(r);
+    CHECK(r->status == c.status);
+    CHECK(client.wait_closed());
+  }
+  // absolute-form (§3.2.2): MUST be accepted; the path routes.
+  auto r = fetch(srv.port(), "GET http://example.com/sleep?ms=1 HTTP/1.1\r\nHost: example.com\r\n\r\n");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  auto hello = get(srv.port(), "/");
+  REQUIRE(hello);
+  CHECK(hello->status == 200);
 }

@@ -30,7 +30,10 @@ std::string_view reason_phrase(int status);
 
 // Appends the status line and headers, always with Date, Server and
 // Content-Length (even for HEAD, where the body is not sent).
-void write_head(fmt::memory_buffer& out, const Response& r, bool keep_alive);
+// keep_alive false adds "Connection: close".  An HTTP/1.0 client keeps a
+// connection only when the response says "Connection: keep-alive" (RFC 9112
+// Appendix C.2.2): pass http10 for those.
+void write_head(fmt::memory_buffer& out, const Response& r, bool keep_alive, bool http10 = false);
 
 // The current time as an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"),
 // formatted at most once a second per thread.
