@@ -60,7 +60,6 @@ static_assert(std::is_trivially_destructible_v<WaitRecord>, "Callback never dest
 // The friend through which netpoll reaches a Callback's private state.
 struct CallbackAccess {
   static WaitRecord& wait(Callback& cb) { return *std::launder(reinterpret_cast<WaitRecord*>(cb.wait_)); }
-  static void* storage(Callback& cb) { return cb.wait_; }
   static const Interrupt*& intr(Callback& cb) { return cb.intr_; }
   static Interrupt::Enrollment& enrollment(Callback& cb) { return cb.enrollment_; }
 };

@@ -22,13 +22,13 @@ std::string_view to_string(PollerKind k) {
 
 PollerChoice choose_poller(PollerKind requested) {
   if (requested == PollerKind::epoll)
-    return {PollerKind::epoll, /*uring_ok=*/false, "--poller=epoll", "epoll (--poller=epoll)"};
+    return {PollerKind::epoll, "--poller=epoll", "epoll (--poller=epoll)"};
   std::string what;
   // Probe on this thread; each worker makes its own ring later.
-  if (auto probe = detail::make_uring_poller(&what)) return {PollerKind::uring, /*uring_ok=*/true, "", what};
+  if (auto probe = detail::make_uring_poller(&what)) return {PollerKind::uring, "", what};
   if (requested == PollerKind::uring)  // the caller reports the failure
-    return {PollerKind::uring, /*uring_ok=*/false, what, "io_uring unavailable: " + what};
-  return {PollerKind::epoll, /*uring_ok=*/false, what, "epoll (io_uring unavailable: " + what + ")"};
+    return {PollerKind::uring, what, "io_uring unavailable: " + what};
+  return {PollerKind::epoll, what, "epoll (io_uring unavailable: " + what + ")"};
 }
 
 std::unique_ptr<goro::Poller> make_poller(PollerKind kind, std::string* detail) {

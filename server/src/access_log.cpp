@@ -95,21 +95,30 @@ void AccessLog::release(Buffer* buf) {
 
 void AccessLog::enqueue_locked(Buffer& b, bool may_drop) {
   if (b.data.size() == 0) return;
-  if (may_drop && queued_bytes_ + b.data.size() > kMaxQueuedBytes) {
-    dropped_.fetch_add(static_cast<uint64_t>(std::count(b.data.begin(), b.data.end(), '\n')),
-                       std::memory_order_relaxed);
-  } else {
-    queued_bytes_ += b.data.size();
-    queue_.emplace_back(b.data.data(), b.data.size());
-  }
+  enqueue_chunk_locked(std::string(b.data.data(), b.data.size()), may_drop);
   b.data.clear();
   b.last_hand_off = std::chrono::steady_clock::now();
 }
 
+void AccessLog::enqueue_chunk_locked(std::string chunk, bool may_drop) {
+  if (chunk.empty()) return;
+  if (may_drop && queued_bytes_ + chunk.size() > kMaxQueuedBytes) {
+    dropped_.fetch_add(static_cast<uint64_t>(std::count(chunk.begin(), chunk.end(), '\n')), std::memory_order_relaxed);
+  } else {
+    queued_bytes_ += chunk.size();
+    queue_.push_back(std::move(chunk));
+  }
+}
+
 void AccessLog::hand_off(Buffer& b) {
+  // Copy the lines before taking mu_: the writer and every other thread's
+  // hand-off wait on it.
+  std::string chunk(b.data.data(), b.data.size());
+  b.data.clear();
+  b.last_hand_off = std::chrono::steady_clock::now();
   {
     std::lock_guard lk(mu_);
-    enqueue_locked(b, /*may_drop=*/true);
+    enqueue_chunk_locked(std::move(chunk), /*may_drop=*/true);
   }
   work_.notify_one();
 }

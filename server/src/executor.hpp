@@ -32,8 +32,7 @@ namespace goro::http::detail {
 
 // What every executor may use; all of it outlives the executor.
 struct ExecutorDeps {
-  const Config& config;
-  const ConnEnv& env;  // for serve_connection; env.draining is the shutdown interrupt
+  const ConnEnv& env;  // for serve_connection; env.config, and env.draining: the shutdown interrupt
   ConnRegistry& conns;
   Rejecter& rejecter;  // for a connection the mode cannot take after all (thread mode)
 };

@@ -44,15 +44,15 @@ class GoroutineExecutor final : public Executor {
   explicit GoroutineExecutor(const ExecutorDeps& deps) : deps_(deps) {}
 
   void prepare(Context& ctx) override {
-    const Config& cfg = deps_.config;
+    const Config& cfg = deps_.env.config;
     poller_ = netpoll::choose_poller(cfg.poller);
-    if (cfg.poller == netpoll::PollerKind::uring && !poller_.uring_ok)
+    if (cfg.poller == netpoll::PollerKind::uring && !poller_.uring_ok())
       throw std::runtime_error("--poller=uring: io_uring is unavailable: " + poller_.why_not);
     ctx.poller = poller_.kind;
   }
 
   std::string detail() const override {
-    const Config& cfg = deps_.config;
+    const Config& cfg = deps_.env.config;
     return fmt::format("procs={} poller={}", cfg.procs ? std::to_string(cfg.procs) : std::string("auto"),
                        poller_.detail);
   }
@@ -60,7 +60,7 @@ class GoroutineExecutor final : public Executor {
   bool run(const std::function<void()>& accept_loop, const std::function<bool()>& drain) override {
     bool graceful = false;
     goro::Options opts;
-    opts.procs = deps_.config.procs;
+    opts.procs = deps_.env.config.procs;
     opts.poller = netpoll::poller_factory(poller_.kind);
     goro::run(
         [&] {
@@ -99,13 +99,13 @@ class GoroutineExecutor final : public Executor {
   }
 
   ExecutorDeps deps_;
-  netpoll::PollerChoice poller_{netpoll::PollerKind::automatic, false, "", ""};
+  netpoll::PollerChoice poller_{netpoll::PollerKind::automatic, "", ""};
 };
 
 // Called by start() and serve(), always in a goroutine under run(), whose
 // workers all have a netpoll backend: when_readable always arms there.
 void GoroutineExecutor::park(Session* s) {
-  const Config& cfg = deps_.config;
+  const Config& cfg = deps_.env.config;
   netpoll::Deadline d = netpoll::deadline_in(s->first ? cfg.header_timeout : cfg.idle_timeout);
   if (!s->conn->when_readable(d, &deps_.env.draining, s)) {
     std::fputs("goro: goroutine executor: when_readable outside a netpoll goroutine\n", stderr);

@@ -13,12 +13,6 @@ int status_for(llhttp_errno_t e) {
   switch (e) {
     case HPE_INVALID_VERSION:
       return 505;  // HTTP Version Not Supported
-    case HPE_INVALID_TRANSFER_ENCODING:
-      // llhttp's "chunked is not the final coding": the body's length
-      // cannot be known, which RFC 9112 §6.3 makes a 400 (MUST).  A coding
-      // goro does not implement *before* a final chunked is the 501 of
-      // check_transfer_codings().
-      return 400;
     default:
       return 400;
   }
@@ -98,7 +92,9 @@ std::string_view trim_ows(std::string_view s) {
 
 // The request's transfer codings, every Transfer-Encoding line in order:
 // 0 when it may be framed as llhttp framed it (only "chunked", once), else
-// the status.  400 when chunked is not the last coding (the length cannot
+// the status.  (llhttp's own HPE_INVALID_TRANSFER_ENCODING, "chunked is not
+// the final coding", is a 400 too, through status_for's default.)  400 when
+// chunked is not the last coding (the length cannot
 // be known: RFC 9112 §6.3, a MUST), is applied twice, or a list element is
 // empty; otherwise 501 for a coding goro does not implement (§6.1).
 int check_transfer_codings(const Request& r) {
@@ -236,11 +232,16 @@ int RequestParser::on_headers_complete(llhttp_t* p) {
   // more than one, or one whose value is not a valid host gets 400.  With an
   // absolute-form target the target's authority wins (Request::path()), but
   // the header must still be there and well-formed.
+  // One pass over the headers for both Host and Expect.
   const std::string* host = nullptr;
+  const std::string* expect = nullptr;
   for (const auto& h : r.headers) {
-    if (!iequals(h.name, "Host")) continue;
-    if (host) return s.fail(400, "more than one Host header");
-    host = &h.value;
+    if (iequals(h.name, "Host")) {
+      if (host) return s.fail(400, "more than one Host header");
+      host = &h.value;
+    } else if (!expect && iequals(h.name, "Expect")) {
+      expect = &h.value;
+    }
   }
   if (!host && r.version_minor >= 1) return s.fail(400, "missing Host header");
   if (host && !valid_host(trim_ows(*host))) return s.fail(400, "invalid Host header");
@@ -254,7 +255,6 @@ int RequestParser::on_headers_complete(llhttp_t* p) {
   bool chunked = (p->flags & F_CHUNKED) != 0;
   if (has_length && p->content_length > s.limits_.max_body_bytes) return s.fail(413, "body too large");
   bool body_expected = chunked || (has_length && p->content_length > 0);
-  const std::string* expect = r.header("Expect");
   if (expect && r.version_minor >= 1) {
     if (!iequals(*expect, "100-continue")) return s.fail(417, "unsupported Expect");
     if (body_expected) {

@@ -29,10 +29,10 @@ class PoolExecutor final : public Executor {
  public:
   explicit PoolExecutor(const ExecutorDeps& deps) : deps_(deps), env_(deps.env) { env_.starved = &starved_; }
 
-  std::string detail() const override { return fmt::format("threads={}", deps_.config.threads); }
+  std::string detail() const override { return fmt::format("threads={}", deps_.env.config.threads); }
 
   bool run(const std::function<void()>& accept_loop, const std::function<bool()>& drain) override {
-    for (int i = 0; i < deps_.config.threads; ++i) workers_.emplace_back([this] { work(); });
+    for (int i = 0; i < deps_.env.config.threads; ++i) workers_.emplace_back([this] { work(); });
     accept_loop();
     return drain();
   }

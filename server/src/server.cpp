@@ -81,7 +81,7 @@ Server::State::State(Config c, Router r)
     access_log = std::make_unique<AccessLog>(cfg.access_log);
     env.access_log = access_log.get();
   }
-  detail::ExecutorDeps deps{cfg, env, conns, rejecter};
+  detail::ExecutorDeps deps{env, conns, rejecter};
   switch (cfg.mode) {
     case Mode::goroutine: executor = detail::make_goroutine_executor(deps); break;
     case Mode::thread: executor = detail::make_thread_executor(deps); break;

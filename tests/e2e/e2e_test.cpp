@@ -18,6 +18,7 @@
 
 #include "http_client.hpp"
 #include "server_process.hpp"
+#include "skip.hpp"
 #include "wait.hpp"
 
 using namespace std::chrono_literals;
@@ -26,6 +27,7 @@ using goro::test::fetch;
 using goro::test::get;
 using goro::test::HttpResponse;
 using goro::test::ServerProcess;
+using goro::test::skip_process;
 namespace fs = std::filesystem;
 
 namespace {
@@ -611,16 +613,6 @@ TEST_CASE("the server logs which mode and netpoll backend it runs") {
     }
   }
 }
-
-namespace {
-// This process cannot test what it was asked to: say why and exit 77, which
-// CTest reports as "Skipped" (SKIP_RETURN_CODE), not as a pass.
-[[noreturn]] void skip_process(const std::string& why) {
-  std::printf("SKIPPED: %s\n", why.c_str());
-  std::fflush(nullptr);
-  std::_Exit(77);
-}
-}  // namespace
 
 // Its own CTest entry (e2e.goroutine.10k, tests/e2e/CMakeLists.txt): there,
 // a condition it cannot meet skips the whole process, visibly.  In the other

@@ -27,6 +27,7 @@
 #include "goro/sync.hpp"
 #include "goro/time.hpp"
 #include "goro_wait.hpp"
+#include "skip.hpp"
 
 using namespace std::chrono_literals;
 using goro::netpoll::Conn;
@@ -48,9 +49,7 @@ std::vector<PollerKind> backends() {
     if (choice.kind == PollerKind::uring) {
       kinds.push_back(PollerKind::uring);
     } else if (want == "uring") {
-      std::printf("SKIPPED: io_uring unavailable: %s\n", choice.detail.c_str());
-      std::fflush(nullptr);
-      std::_Exit(77);
+      goro::test::skip_process("io_uring unavailable: " + choice.detail);
     } else {
       MESSAGE("io_uring cases not run: " << choice.detail);
     }

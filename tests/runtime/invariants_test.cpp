@@ -5,13 +5,8 @@
 // checks (owner P, every G state transition) guard runtime internals that no
 // public call can reach; they run inside every other test of a Debug build.
 #include <doctest/doctest.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <atomic>
-#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -22,6 +17,7 @@
 #include "goro/stats.hpp"
 #include "goro/sync.hpp"
 #include "child.hpp"
+#include "goro_wait.hpp"
 
 namespace {
 
@@ -29,6 +25,11 @@ using goro::test::Death;
 using goro::test::in_child;
 
 bool has(const std::string& s, const char* what) { return s.find(what) != std::string::npos; }
+
+// in_child, with body as the main goroutine of a one-P runtime.
+Death run_in_child(void (*body)()) {
+  return in_child([body] { goro::run(body, {.procs = 1}); });
+}
 
 // Parks a new goroutine and returns it once it is parked (its unlock step
 // has run, so its context is saved).  On one P, called from main.
@@ -51,12 +52,10 @@ goro::G* parked_goroutine() {
 }  // namespace
 
 TEST_CASE("a second ready of the same park aborts with the goroutine dump") {
-  Death d = in_child([] {
-    goro::run([] {
-      goro::G* g = parked_goroutine();
-      goro::ready(g);
-      goro::ready(g);  // g is runnable now, not waiting
-    }, {.procs = 1});
+  Death d = run_in_child([] {
+    goro::G* g = parked_goroutine();
+    goro::ready(g);
+    goro::ready(g);  // g is runnable now, not waiting
   });
   INFO(d.err);
   CHECK(d.aborted);
@@ -67,9 +66,7 @@ TEST_CASE("a second ready of the same park aborts with the goroutine dump") {
 }
 
 TEST_CASE("ready of a running goroutine aborts") {
-  Death d = in_child([] {
-    goro::run([] { goro::ready(goro::current_g()); }, {.procs = 1});
-  });
+  Death d = run_in_child([] { goro::ready(goro::current_g()); });
   INFO(d.err);
   CHECK(d.aborted);
   CHECK(has(d.err, "goro: bad g status transition: goroutine 1 from running to runnable"));
@@ -78,11 +75,9 @@ TEST_CASE("ready of a running goroutine aborts") {
 
 TEST_CASE("API misuse the runtime cannot survive aborts with the goroutine dump") {
   SUBCASE("negative WaitGroup counter") {
-    Death d = in_child([] {
-      goro::run([] {
-        goro::WaitGroup wg;
-        wg.done();
-      }, {.procs = 1});
+    Death d = run_in_child([] {
+      goro::WaitGroup wg;
+      wg.done();
     });
     INFO(d.err);
     CHECK(d.aborted);
@@ -90,11 +85,9 @@ TEST_CASE("API misuse the runtime cannot survive aborts with the goroutine dump"
     CHECK(has(d.err, "goroutine 1 [running] (main)"));
   }
   SUBCASE("unlock of an unlocked Mutex") {
-    Death d = in_child([] {
-      goro::run([] {
-        goro::Mutex mu;
-        mu.unlock();
-      }, {.procs = 1});
+    Death d = run_in_child([] {
+      goro::Mutex mu;
+      mu.unlock();
     });
     INFO(d.err);
     CHECK(d.aborted);
@@ -102,11 +95,9 @@ TEST_CASE("API misuse the runtime cannot survive aborts with the goroutine dump"
     CHECK(has(d.err, "goroutine 1 [running] (main)"));
   }
   SUBCASE("an exception escaping a goroutine other than main") {
-    Death d = in_child([] {
-      goro::run([] {
-        goro::go([] { throw std::runtime_error("boom"); });
-        for (;;) goro::yield();  // main keeps running until the child dies
-      }, {.procs = 1});
+    Death d = run_in_child([] {
+      goro::go([] { throw std::runtime_error("boom"); });
+      for (;;) goro::yield();  // main keeps running until the child dies
     });
     INFO(d.err);
     CHECK(d.aborted);
@@ -133,18 +124,16 @@ TEST_CASE("a select waiting both ways on one unbuffered channel is not a broken 
     goro::run([&] {
       goro::Chan<int> ch;
       goro::WaitGroup wg;
-      std::atomic<bool> waiting{false};
       wg.add(1);
       goro::go([&] {
         int v = 7;
         std::optional<int> in;
-        waiting = true;
         won = goro::select(goro::on_send(ch, v), goro::on_recv(ch, in));
         if (won == 1) got = in;
         wg.done();
       });
-      // Until the select sits in both queues: a parked goroutine shows in the dump.
-      while (!waiting || goro::dump_goroutines().find("[select]") == std::string::npos) goro::yield();
+      // Until the select sits in both queues.
+      REQUIRE(goro::test::wait_for_parked(1, goro::WaitReason::select, "the select parked on both queues"));
       if (plain_recv) {
         got = ch.recv();  // takes the select's send
       } else {

@@ -2,9 +2,6 @@
 // stats.  Each TEST_CASE runs its own goro::run.
 #include <doctest/doctest.h>
 #include <pthread.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>

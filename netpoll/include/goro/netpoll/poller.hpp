@@ -41,18 +41,18 @@ namespace goro::netpoll {
 // falls back to epoll; an explicit kind is honoured if it works at all.
 struct PollerChoice {
   // uring or epoll, never automatic.  With requested == uring it is uring
-  // even when !uring_ok: the caller decides what to do (the server refuses
+  // even when !uring_ok(): the caller decides what to do (the server refuses
   // to start).
   PollerKind kind;
-  // io_uring was probed and its setup succeeded.  False when it failed, and
-  // when epoll was requested (nothing probed).
-  bool uring_ok;
   // Why io_uring is not used ("io_uring_setup: Operation not permitted",
   // "--poller=epoll"); empty when it is.
   std::string why_not;
   // One line for a start-up log: "io_uring (SINGLE_ISSUER|...)",
   // "epoll (io_uring unavailable: ...)", "epoll (--poller=epoll)".
   std::string detail;
+  // io_uring was probed and its setup succeeded (false when it failed, and
+  // when epoll was requested: nothing probed).
+  bool uring_ok() const { return why_not.empty(); }
 };
 PollerChoice choose_poller(PollerKind requested);
 

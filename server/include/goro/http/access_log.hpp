@@ -66,6 +66,7 @@ class AccessLog {
   Buffer& local();
   void hand_off(Buffer& b);         // by b's thread
   void enqueue_locked(Buffer& b, bool may_drop);  // under mu_
+  void enqueue_chunk_locked(std::string chunk, bool may_drop);  // under mu_
   void writer_loop();
   void write_out(const std::string& chunk);
 
