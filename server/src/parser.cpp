@@ -1,5 +1,6 @@
 #include "goro/http/parser.hpp"
 
+#include <algorithm>
 #include <utility>
 
 namespace goro::http {
@@ -9,14 +10,10 @@ namespace {
 RequestParser& self(llhttp_t* p) { return *static_cast<RequestParser*>(p->data); }
 
 // The one mapping from llhttp's error codes to the status we answer with.
-int status_for(llhttp_errno_t e) {
-  switch (e) {
-    case HPE_INVALID_VERSION:
-      return 505;  // HTTP Version Not Supported
-    default:
-      return 400;
-  }
-}
+// Every llhttp error is a malformed request (400): llhttp reads any
+// DIGIT "." DIGIT version (LENIENT_VERSION), so a version it refuses is not a
+// version at all, and on_headers_complete answers 505 for a major that is not 1.
+int status_for(llhttp_errno_t) { return 400; }
 
 // Request line's fixed parts ("GET  HTTP/1.1\r\n") and per-header ": \r\n":
 // counted so the limit is on what the client sent, not just names and values.
@@ -38,6 +35,10 @@ bool is_token_char(unsigned char c) {
   }
 }
 
+// field-vchar, SP and HTAB: what a field value may hold (RFC 9110 §5.5);
+// obs-text (0x80-0xFF) is allowed, every other CTL and DEL is not.
+bool is_field_char(unsigned char c) { return c == ' ' || c == '\t' || (c >= 0x21 && c != 0x7f); }
+
 bool is_hex(unsigned char c) { return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f'); }
 
 // RFC 3986 unreserved / sub-delims: what a reg-name (and an IPvFuture
@@ -53,6 +54,22 @@ bool is_host_char(unsigned char c) {
       return false;
   }
 }
+
+// What a request-target may hold (RFC 3986 via RFC 9112 §3.2): unreserved,
+// sub-delims, ':', '@', '/', '?', '%', and '[' ']' for an IP literal in an
+// absolute-form's authority.  No CTL, SP, DEL, '#', '"', '<', '>', '\\', '^',
+// '`', '{', '|', '}' or octet above 0x7F.
+bool is_target_char(unsigned char c) {
+  if (is_host_char(c)) return true;
+  switch (c) {
+    case ':': case '@': case '/': case '?': case '%': case '[': case ']':
+      return true;
+    default:
+      return false;
+  }
+}
+
+int hex_value(unsigned char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; }
 
 // Host = uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986 §3.2.2).  Empty is
 // valid: a target without an authority is sent with an empty Host.
@@ -118,7 +135,199 @@ int check_transfer_codings(const Request& r) {
   return unknown ? 501 : 0;
 }
 
+// RFC 9112 §3.2: origin-form for any method, asterisk-form only for OPTIONS,
+// authority-form only for CONNECT (refused before this), else absolute-form:
+// http or https with a valid authority and no userinfo (RFC 9110 §4.2.4: a
+// recipient SHOULD treat userinfo as an error).  nullptr when it is fine.
+const char* check_target(const Request& r) {
+  std::string_view t = r.target;
+  if (t.starts_with('/')) return nullptr;
+  if (t == "*") return r.method == "OPTIONS" ? nullptr : "asterisk-form is only for OPTIONS";
+  size_t sep = t.find("://");
+  if (sep == std::string_view::npos || !(iequals(t.substr(0, sep), "http") || iequals(t.substr(0, sep), "https")))
+    return "invalid request-target";
+  std::string_view rest = t.substr(sep + 3);
+  std::string_view authority = rest.substr(0, rest.find_first_of("/?"));
+  if (authority.find('@') != std::string_view::npos) return "userinfo in the request-target";
+  if (authority.empty() || !valid_host(authority)) return "invalid authority in the request-target";
+  return nullptr;
+}
+
 }  // namespace
+
+// ---- WireCheck --------------------------------------------------------------
+
+const char* WireCheck::scan(std::string_view data) {
+  auto bad = [this](const char* why) {
+    s_ = S::bad;
+    why_ = why;
+    return why;
+  };
+  for (size_t i = 0; i < data.size(); ++i) {
+    auto c = static_cast<unsigned char>(data[i]);
+    switch (s_) {
+      case S::bad:
+        return why_;
+      case S::opaque:
+        return nullptr;
+      // Request line (RFC 9112 §3): method SP request-target SP HTTP-version
+      // CRLF, one SP each; empty lines (CRLF) before it are ignored (§2.2).
+      case S::start:
+        if (c == '\r') s_ = S::start_lf;
+        else if (is_token_char(c)) s_ = S::method;
+        else return bad(c == '\n' ? "bare LF before the request line" : "invalid request line");
+        break;
+      case S::start_lf:
+        if (c != '\n') return bad("bare CR before the request line");
+        s_ = S::start;
+        break;
+      case S::method:
+        if (c == ' ') s_ = S::target_first;
+        else if (!is_token_char(c)) return bad("invalid character in the method");
+        break;
+      case S::target_first:
+      case S::target:
+        if (c == ' ' && s_ == S::target) {
+          s_ = S::version;
+          version_at_ = 0;
+        } else if (is_target_char(c)) {
+          s_ = S::target;
+        } else {
+          return bad("invalid character in the request-target");
+        }
+        break;
+      case S::version: {  // HTTP-version = "HTTP/" DIGIT "." DIGIT, then CRLF
+        static constexpr std::string_view kShape = "HTTP/d.d\r";
+        char want = kShape[version_at_];
+        if (want == 'd' ? !(c >= '0' && c <= '9') : c != static_cast<unsigned char>(want))
+          return bad("invalid HTTP version");
+        if (++version_at_ == kShape.size()) s_ = S::line_lf;
+        break;
+      }
+      case S::line_lf:
+        if (c != '\n') return bad("bare CR in the request line");
+        s_ = S::field_start;
+        break;
+      // Field lines (§5): a token, ':' right after it, field-vchars, CRLF.
+      // A line starting with whitespace is obs-fold (§5.2) or, first,
+      // whitespace before the header section (§2.2): refused either way.
+      case S::field_start:
+        if (c == '\r') s_ = S::head_lf;
+        else if (is_token_char(c)) s_ = S::name;
+        else if (c == ' ' || c == '\t') return bad("obs-fold or whitespace at the start of a field line");
+        else if (c == ':') return bad("empty field name");
+        else return bad(c == '\n' ? "bare LF in the header section" : "invalid field line");
+        break;
+      case S::name:
+        if (c == ':') s_ = S::value;
+        else if (c == ' ' || c == '\t') return bad("whitespace between field name and colon");
+        else if (!is_token_char(c)) return bad("invalid character in a field name");
+        break;
+      case S::value:
+        if (c == '\r') s_ = S::value_lf;
+        else if (!is_field_char(c)) return bad(c == '\n' ? "bare LF in a field line" : "invalid character in a field value");
+        break;
+      case S::value_lf:
+        if (c != '\n') return bad("bare CR in a field line");
+        s_ = S::field_start;
+        break;
+      case S::head_lf:
+        if (c != '\n') return bad("bare CR ending the header section");
+        if (trailers_) {  // the trailer section ends the message
+          trailers_ = false;
+          s_ = S::start;
+          break;
+        }
+        switch (std::exchange(framing_, Framing::none)) {
+          case Framing::none: s_ = S::start; break;
+          case Framing::length: s_ = length_ ? S::body : S::start; break;
+          case Framing::chunked: s_ = S::chunk_size_first; break;
+          case Framing::opaque: s_ = S::opaque; break;
+        }
+        break;
+      case S::body: {
+        size_t n = static_cast<size_t>(std::min<uint64_t>(length_, data.size() - i));
+        length_ -= n;
+        i += n - 1;
+        if (length_ == 0) s_ = S::start;
+        break;
+      }
+      // Chunked (§7.1): chunk-size = 1*HEXDIG; [ BWS ";" chunk-ext ] CRLF;
+      // chunk-data CRLF; last-chunk, trailer section, CRLF.
+      case S::chunk_size_first:
+        if (!is_hex(c)) return bad("invalid chunk size");
+        length_ = static_cast<uint64_t>(hex_value(c));
+        s_ = S::chunk_size;
+        break;
+      case S::chunk_size:
+        if (is_hex(c)) {
+          if (length_ >> 60) return bad("chunk size overflow");
+          length_ = length_ * 16 + static_cast<uint64_t>(hex_value(c));
+        } else if (c == ';') {
+          s_ = S::chunk_ext;
+        } else if (c == ' ' || c == '\t') {
+          s_ = S::chunk_bws;
+        } else if (c == '\r') {
+          s_ = S::chunk_lf;
+        } else {
+          return bad(c == '\n' ? "bare LF in a chunk line" : "invalid chunk size");
+        }
+        break;
+      case S::chunk_bws:
+        if (c == ';') s_ = S::chunk_ext;
+        else if (c != ' ' && c != '\t') return bad("invalid chunk size");
+        break;
+      case S::chunk_ext:
+        if (c == '\r') s_ = S::chunk_lf;
+        else if (!is_field_char(c)) return bad(c == '\n' ? "bare LF in a chunk line" : "invalid chunk extension");
+        break;
+      case S::chunk_lf:
+        if (c != '\n') return bad("bare CR in a chunk line");
+        if (length_ == 0) {
+          trailers_ = true;
+          s_ = S::field_start;
+        } else {
+          s_ = S::chunk_data;
+        }
+        break;
+      case S::chunk_data: {
+        size_t n = static_cast<size_t>(std::min<uint64_t>(length_, data.size() - i));
+        length_ -= n;
+        i += n - 1;
+        if (length_ == 0) s_ = S::chunk_data_cr;
+        break;
+      }
+      case S::chunk_data_cr:
+        if (c != '\r') return bad("chunk data not followed by CRLF");
+        s_ = S::chunk_data_lf;
+        break;
+      case S::chunk_data_lf:
+        if (c != '\n') return bad("chunk data not followed by CRLF");
+        s_ = S::chunk_size_first;
+        break;
+    }
+  }
+  return s_ == S::bad ? why_ : nullptr;
+}
+
+bool WireCheck::at_message_start() const { return s_ == S::start || s_ == S::opaque; }
+
+bool WireCheck::completes_method(std::string_view rest) const {
+  S s = s_;
+  for (char ch : rest) {
+    auto c = static_cast<unsigned char>(ch);
+    if (s == S::start || s == S::start_lf) {
+      if (c == '\r' || c == '\n') continue;
+      if (!is_token_char(c)) return false;
+      s = S::method;
+      continue;
+    }
+    if (s != S::method) return false;
+    if (c == ' ') return true;
+    if (!is_token_char(c)) return false;
+  }
+  return false;
+}
 
 const llhttp_settings_t RequestParser::settings_ = [] {
   llhttp_settings_t s;
@@ -130,6 +339,7 @@ const llhttp_settings_t RequestParser::settings_ = [] {
   s.on_header_value = &RequestParser::on_header_value;
   s.on_header_value_complete = &RequestParser::on_header_value_complete;
   s.on_headers_complete = &RequestParser::on_headers_complete;
+  s.on_chunk_header = &RequestParser::on_chunk_header;
   s.on_body = &RequestParser::on_body;
   s.on_message_complete = &RequestParser::on_message_complete;
   return s;
@@ -140,7 +350,12 @@ RequestParser::RequestParser(ParserLimits limits) : limits_(limits) { reset(); }
 void RequestParser::reset() {
   llhttp_init(&p_, HTTP_REQUEST, &settings_);
   p_.data = this;
+  // Any DIGIT "." DIGIT version parses: HTTP/1.2 is served as HTTP/1.1 (RFC
+  // 9110 §2.5), other majors get 505 from on_headers_complete, and WireCheck
+  // holds the version to its grammar.
+  p_.lenient_flags |= LENIENT_VERSION;
   req_ = Request{};
+  wire_ = WireCheck{};
   header_bytes_ = 0;
   in_message_ = headers_done_ = complete_ = in_name_ = in_value_ = false;
   error_status_ = 0;
@@ -170,7 +385,8 @@ int RequestParser::on_message_begin(llhttp_t* p) {
 
 int RequestParser::on_url(llhttp_t* p, const char* at, size_t n) {
   auto& s = self(p);
-  if (!s.count_header_bytes(n)) return s.fail(431, "request line too large");
+  // RFC 9112 §3: a target longer than the server wishes to parse MUST get 414.
+  if (!s.count_header_bytes(n)) return s.fail(414, "request-target too long");
   s.req_.target.append(at, n);
   return 0;
 }
@@ -181,12 +397,15 @@ int RequestParser::on_header_field(llhttp_t* p, const char* at, size_t n) {
   for (size_t i = 0; i < n; ++i)
     if (!is_token_char(static_cast<unsigned char>(at[i]))) return s.fail(400, "invalid character in header name");
   // llhttp may deliver a name in pieces; the first piece starts a header.
+  // A trailer field is read into trailer_ and dropped: RFC 9110 §6.5.1
+  // forbids merging it into the header section, and no handler asks for one.
   if (!s.in_name_) {
     if (!s.count_header_bytes(kHeaderLineOverhead)) return s.fail(431, "header block too large");
-    s.req_.headers.emplace_back();
+    if (s.headers_done_) s.trailer_ = Header{};
+    else s.req_.headers.emplace_back();
     s.in_name_ = true;
   }
-  s.req_.headers.back().name.append(at, n);
+  s.field().name.append(at, n);
   return 0;
 }
 
@@ -195,7 +414,7 @@ int RequestParser::on_header_field_complete(llhttp_t* p) {
   // A field line with nothing before the colon (": x") has no name: the
   // name callback never ran.  field-name is a token, at least one character
   // (RFC 9110 §5.1), and an invalid field line is a 400 (RFC 9112 §5).
-  if (!s.in_name_ || s.req_.headers.back().name.empty()) return s.fail(400, "empty header name");
+  if (!s.in_name_ || s.field().name.empty()) return s.fail(400, "empty header name");
   s.in_name_ = false;
   s.in_value_ = true;
   return 0;
@@ -205,7 +424,7 @@ int RequestParser::on_header_value(llhttp_t* p, const char* at, size_t n) {
   auto& s = self(p);
   if (!s.in_value_) return s.fail(400, "header value without a name");
   if (!s.count_header_bytes(n)) return s.fail(431, "header block too large");
-  s.req_.headers.back().value.append(at, n);
+  s.field().value.append(at, n);
   return 0;
 }
 
@@ -226,6 +445,10 @@ int RequestParser::on_headers_complete(llhttp_t* p) {
   r.keep_alive = llhttp_should_keep_alive(p) != 0;
   if (r.version_major != 1) return s.fail(505, "only HTTP/1.0 and HTTP/1.1 are supported");
   if (r.method == "CONNECT") return s.fail(405, "CONNECT is not supported");
+  if (const char* why = check_target(r)) return s.fail(400, why);
+  // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 MUST be taken as faulty framing.
+  if ((p->flags & F_TRANSFER_ENCODING) && r.version_minor == 0)
+    return s.fail(400, "Transfer-Encoding in an HTTP/1.0 request");
   if (llhttp_get_upgrade(p)) r.keep_alive = false;  // we answer, then close
 
   // Host (RFC 9112 §3.2): an HTTP/1.1 request without one, any request with
@@ -255,6 +478,9 @@ int RequestParser::on_headers_complete(llhttp_t* p) {
   bool chunked = (p->flags & F_CHUNKED) != 0;
   if (has_length && p->content_length > s.limits_.max_body_bytes) return s.fail(413, "body too large");
   bool body_expected = chunked || (has_length && p->content_length > 0);
+  if (llhttp_get_upgrade(p)) s.wire_.set_framing(WireCheck::Framing::opaque);
+  else if (chunked) s.wire_.set_framing(WireCheck::Framing::chunked);
+  else if (has_length) s.wire_.set_framing(WireCheck::Framing::length, p->content_length);
   if (expect && r.version_minor >= 1) {
     if (!iequals(*expect, "100-continue")) return s.fail(417, "unsupported Expect");
     if (body_expected) {
@@ -262,6 +488,14 @@ int RequestParser::on_headers_complete(llhttp_t* p) {
       return HPE_PAUSED;
     }
   }
+  return 0;
+}
+
+// A chunk's size is known before its data: one that cannot fit under the
+// limit is refused now, not after the client has sent it.
+int RequestParser::on_chunk_header(llhttp_t* p) {
+  auto& s = self(p);
+  if (p->content_length > s.limits_.max_body_bytes - s.req_.body.size()) return s.fail(413, "body too large");
   return 0;
 }
 
@@ -283,9 +517,20 @@ RequestParser::Step RequestParser::feed(std::string_view data) {
   if (error_status_ != 0) return {Event::error, 0};
   if (data.empty()) return {Event::need_more, 0};
   llhttp_errno_t e = llhttp_execute(&p_, data.data(), data.size());
+  size_t used = e == HPE_OK || e == HPE_PAUSED_UPGRADE
+                    ? data.size()
+                    : static_cast<size_t>(llhttp_get_error_pos(&p_) - data.data());
+  // What llhttp accepted must also be HTTP/1.1 as RFC 9112 writes it, and a
+  // message must end where the grammar says: where they disagree, 400.
+  const char* why = wire_.scan(data.substr(0, used));
+  if (!why && e == HPE_PAUSED && complete_ && !wire_.at_message_start()) why = "message framing is ambiguous";
+  if (why) {
+    error_status_ = 400;
+    error_reason_ = why;
+    return {Event::error, used};
+  }
   if (e == HPE_OK) return {Event::need_more, data.size()};
   if (e == HPE_PAUSED) {
-    size_t used = static_cast<size_t>(llhttp_get_error_pos(&p_) - data.data());
     llhttp_resume(&p_);
     if (complete_) return {Event::request, used};
     return {Event::expect_continue, used};
@@ -294,6 +539,11 @@ RequestParser::Step RequestParser::feed(std::string_view data) {
     // Reached only after the upgrade request was handed out and answered;
     // the connection closes (keep_alive is false), so nothing more is parsed.
     return {Event::need_more, data.size()};
+  }
+  // A well-formed method llhttp does not know: RFC 9110 §9.1, 501.
+  if (error_status_ == 0 && e == HPE_INVALID_METHOD && wire_.completes_method(data.substr(used))) {
+    error_status_ = 501;
+    error_reason_ = "method not implemented";
   }
   if (error_status_ == 0) {
     error_status_ = status_for(e);

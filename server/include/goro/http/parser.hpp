@@ -18,11 +18,51 @@
 #include <llhttp.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 #include "goro/http/request.hpp"
 
 namespace goro::http {
+
+// The strict RFC 9112 grammar, checked over exactly the bytes llhttp
+// accepted, in order.  Debian builds llhttp without its strict mode, so it
+// lets through what a proxy in front may read differently (a bare CR ending a
+// line, obs-fold, spaces in the request line, a bare LF in chunk framing):
+// each is a way to smuggle a request.  This check sees the same bytes and the
+// framing llhttp chose (set_framing() at the end of the head), so it knows
+// where each message ends without parsing anything twice.
+class WireCheck {
+ public:
+  enum class Framing : uint8_t { none, length, chunked, opaque };
+  // Scans the next bytes of the stream; nullptr, or why they are not HTTP/1.1
+  // (sticky: once wrong, always wrong).
+  const char* scan(std::string_view data);
+  // Called when llhttp has read a head: how its body is framed.
+  void set_framing(Framing f, uint64_t length = 0) {
+    framing_ = f;
+    length_ = length;
+  }
+  // Between messages: the last byte scanned ended one (or none began).
+  bool at_message_start() const;
+  // True if `rest`, continuing the stream from here, finishes a method
+  // token with the SP after it: a well-formed method llhttp does not know.
+  bool completes_method(std::string_view rest) const;
+
+ private:
+  enum class S : uint8_t {
+    start, start_lf, method, target_first, target, version, line_lf,
+    field_start, name, value, value_lf, head_lf,
+    body, chunk_size_first, chunk_size, chunk_bws, chunk_ext, chunk_lf, chunk_data, chunk_data_cr, chunk_data_lf,
+    opaque, bad,
+  };
+  S s_ = S::start;
+  Framing framing_ = Framing::none;
+  bool trailers_ = false;     // the field lines are a trailer section
+  uint8_t version_at_ = 0;    // next byte of "HTTP/d.d" expected
+  uint64_t length_ = 0;       // body bytes left, or the chunk size being read / left
+  const char* why_ = nullptr;
+};
 
 struct ParserLimits {
   size_t max_header_bytes = 16 * 1024;  // request line + header block
@@ -59,7 +99,7 @@ class RequestParser {
   bool in_message() const { return in_message_; }
   bool headers_done() const { return headers_done_; }
 
-  // HTTP status for the last Event::error (400, 413, 431, 501, 505) and a
+  // HTTP status for the last Event::error (400, 413, 414, 431, 501, 505) and a
   // short reason for logs and the response body.
   int error_status() const { return error_status_; }
   std::string_view error_reason() const { return error_reason_; }
@@ -75,16 +115,21 @@ class RequestParser {
   static int on_header_value(llhttp_t*, const char*, size_t);
   static int on_header_value_complete(llhttp_t*);
   static int on_headers_complete(llhttp_t*);
+  static int on_chunk_header(llhttp_t*);
   static int on_body(llhttp_t*, const char*, size_t);
   static int on_message_complete(llhttp_t*);
 
   int fail(int status, const char* reason);
   bool count_header_bytes(size_t n);
+  // The field line being read: a header, or a trailer (kept apart, RFC 9110 §6.5.1).
+  Header& field() { return headers_done_ ? trailer_ : req_.headers.back(); }
 
   static const llhttp_settings_t settings_;
   llhttp_t p_;
   ParserLimits limits_;
   Request req_;
+  WireCheck wire_;
+  Header trailer_;  // the trailer field being read: checked, counted, then dropped
   size_t header_bytes_ = 0;
   bool in_message_ = false;
   bool headers_done_ = false;
