@@ -17,7 +17,9 @@ std::string_view reason_phrase(int status) {
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
+    case 412: return "Precondition Failed";
     case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
     case 417: return "Expectation Failed";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
@@ -57,8 +59,13 @@ std::string_view http_date() {
 
 void write_head(fmt::memory_buffer& out, const Response& r, bool keep_alive, bool http10) {
   auto it = std::back_inserter(out);
-  fmt::format_to(it, "HTTP/1.1 {} {}\r\nServer: goro\r\nDate: {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n",
-                 r.status, reason_phrase(r.status), http_date(), r.content_type, r.content_length());
+  fmt::format_to(it, "HTTP/1.1 {} {}\r\nServer: goro\r\nDate: {}\r\n", r.status, reason_phrase(r.status),
+                 http_date());
+  // 1xx and 204 MUST NOT carry Content-Length, and a 304's would have to be
+  // the 200's length, which goro does not know there (RFC 9110 §8.6); neither
+  // has content, so no Content-Type either.
+  if (!has_no_content(r.status))
+    fmt::format_to(it, "Content-Type: {}\r\nContent-Length: {}\r\n", r.content_type, r.content_length());
   for (const auto& h : r.headers) fmt::format_to(it, "{}: {}\r\n", h.name, h.value);
   if (!keep_alive) {
     fmt::format_to(it, "Connection: close\r\n");

@@ -28,8 +28,12 @@ struct Response {
 
 std::string_view reason_phrase(int status);
 
-// Appends the status line and headers, always with Date, Server and
-// Content-Length (even for HEAD, where the body is not sent).
+// Statuses whose responses never have content (RFC 9110 §6.4.1): 1xx, 204, 304.
+constexpr bool has_no_content(int status) { return status < 200 || status == 204 || status == 304; }
+
+// Appends the status line and headers, always with Date and Server, and
+// Content-Length (even for HEAD, where the body is not sent) unless the
+// status has no content (has_no_content).
 // keep_alive false adds "Connection: close".  An HTTP/1.0 client keeps a
 // connection only when the response says "Connection: keep-alive" (RFC 9112
 // Appendix C.2.2): pass http10 for those.
