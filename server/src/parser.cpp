@@ -241,7 +241,11 @@ const char* WireCheck::scan(std::string_view data) {
         switch (std::exchange(framing_, Framing::none)) {
           case Framing::none: s_ = S::start; break;
           case Framing::length: s_ = length_ ? S::body : S::start; break;
-          case Framing::chunked: s_ = S::chunk_size_first; break;
+          case Framing::chunked:
+            s_ = S::chunk_size_first;
+            line_bytes_ = 0;
+            overhead_ = data_ = 0;
+            break;
           case Framing::opaque: s_ = S::opaque; break;
         }
         break;
@@ -253,13 +257,19 @@ const char* WireCheck::scan(std::string_view data) {
         break;
       }
       // Chunked (§7.1): chunk-size = 1*HEXDIG; [ BWS ";" chunk-ext ] CRLF;
-      // chunk-data CRLF; last-chunk, trailer section, CRLF.
+      // chunk-data CRLF; last-chunk, trailer section, CRLF.  llhttp stores
+      // nothing of a chunk line, so nothing else bounds one: a line is at
+      // most kMaxChunkLine, and the lines of a message at most
+      // kChunkOverheadSlack plus twice its data, else a client could stream
+      // zeros or extensions forever on one connection.
       case S::chunk_size_first:
         if (!is_hex(c)) return bad("invalid chunk size");
         length_ = static_cast<uint64_t>(hex_value(c));
+        line_bytes_ = 1;
         s_ = S::chunk_size;
         break;
       case S::chunk_size:
+        if (++line_bytes_ > kMaxChunkLine) return bad("chunk line too long");
         if (is_hex(c)) {
           if (length_ >> 60) return bad("chunk size overflow");
           length_ = length_ * 16 + static_cast<uint64_t>(hex_value(c));
@@ -274,15 +284,20 @@ const char* WireCheck::scan(std::string_view data) {
         }
         break;
       case S::chunk_bws:
+        if (++line_bytes_ > kMaxChunkLine) return bad("chunk line too long");
         if (c == ';') s_ = S::chunk_ext;
         else if (c != ' ' && c != '\t') return bad("invalid chunk size");
         break;
       case S::chunk_ext:
+        if (++line_bytes_ > kMaxChunkLine) return bad("chunk line too long");
         if (c == '\r') s_ = S::chunk_lf;
         else if (!is_field_char(c)) return bad(c == '\n' ? "bare LF in a chunk line" : "invalid chunk extension");
         break;
       case S::chunk_lf:
         if (c != '\n') return bad("bare CR in a chunk line");
+        overhead_ += line_bytes_ + 2;  // the line and the CRLF after its data
+        line_bytes_ = 0;
+        if (overhead_ > kChunkOverheadSlack + 2 * data_) return bad("chunk lines out of proportion to the data");
         if (length_ == 0) {
           trailers_ = true;
           s_ = S::field_start;
@@ -293,6 +308,7 @@ const char* WireCheck::scan(std::string_view data) {
       case S::chunk_data: {
         size_t n = static_cast<size_t>(std::min<uint64_t>(length_, data.size() - i));
         length_ -= n;
+        data_ += n;
         i += n - 1;
         if (length_ == 0) s_ = S::chunk_data_cr;
         break;

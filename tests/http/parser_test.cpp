@@ -239,6 +239,10 @@ TEST_CASE("malformed and oversized requests map to their status") {
       {"obs-fold in a trailer", "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: a\r\n b\r\n\r\n", 400},
       {"chunk size over the body limit", "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n65\r\n", 413},
       {"major version 2", "GET / HTTP/2.0\r\nHost: t\r\n\r\n", 505},
+      // Nothing but WireCheck bounds a chunk line: 4 KiB each, and all of a
+      // message's at most 16 KiB more than twice its data.
+      {"a chunk line over 4 KiB", "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                                      std::string(5000, '0') + "1\r\nx\r\n0\r\n\r\n", 400},
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);
@@ -284,6 +288,22 @@ TEST_CASE("an absolute-form target routes by its path") {
   CHECK(o.requests[0].path() == "/sleep");
   CHECK(o.requests[0].query() == "ms=5");
   CHECK(o.requests[1].path() == "/");
+}
+
+TEST_CASE("chunk framing may not outweigh the data by much") {
+  const std::string head = "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+  auto chunks = [](int n, size_t ext) {
+    std::string s;
+    for (int i = 0; i < n; ++i) s += "1;x=" + std::string(ext, 'e') + "\r\nx\r\n";
+    return s + "0\r\n\r\n";
+  };
+  // 1,000 one-byte chunks with 40-byte extensions: ~47 KiB of framing for 1 KB.
+  CHECK(run_whole(head + chunks(1000, 40)).error == 400);
+  // The same chunks with short extensions stay within 16 KiB + twice the data.
+  auto o = run_whole(head + chunks(1000, 1));
+  CHECK(o.error == 0);
+  REQUIRE(o.requests.size() == 1);
+  CHECK(o.requests[0].body == std::string(1000, 'x'));
 }
 
 TEST_CASE("HTTP/1.2 is served as HTTP/1.1 (RFC 9110 §2.5)") {

@@ -61,6 +61,11 @@ class WireCheck {
   bool trailers_ = false;     // the field lines are a trailer section
   uint8_t version_at_ = 0;    // next byte of "HTTP/d.d" expected
   uint64_t length_ = 0;       // body bytes left, or the chunk size being read / left
+  static constexpr uint32_t kMaxChunkLine = 4096;
+  static constexpr uint64_t kChunkOverheadSlack = 16 * 1024;
+  uint32_t line_bytes_ = 0;   // of the chunk line being read
+  uint64_t overhead_ = 0;     // chunk-line bytes of this message
+  uint64_t data_ = 0;         // chunk-data bytes of this message
   const char* why_ = nullptr;
 };
 
