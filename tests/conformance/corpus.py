@@ -18,7 +18,8 @@ happen to the connection afterwards:
 The case's name starts with its RFC section.  Where the RFC leaves a choice
 (MAY / SHOULD / "reject or ..."), `choice` states goro's and why.  `why` is
 goro's reason, printed by the differential check beside a peer that differs.
-`check` (goro only) looks at the responses' headers and bodies.
+`check` (goro only) looks at the responses' headers and bodies.  `lenient`
+would say why goro may accept what nginx and Go both refuse; no case needs it.
 
 Targets are chosen so every peer of the differential check can serve them:
 "/" answers 200, any other path 404, POST /echo 200 (goro echoes the body).
@@ -33,7 +34,7 @@ FOLLOWUP_STATUS = 404
 
 class Case:
     def __init__(self, section, title, send, status, conn="close", interim=None, head=False, choice="",
-                 why="", check=None):
+                 why="", check=None, lenient=""):
         self.section = section
         self.name = f"{section} {title}"
         self.send = send if isinstance(send, list) else [send]
@@ -44,6 +45,7 @@ class Case:
         self.choice = choice
         self.why = why
         self.check = check
+        self.lenient = lenient  # why goro may accept what nginx and Go both refuse (differential)
 
 
 def get(extra=b"", target=b"/", version=b"HTTP/1.1", method=b"GET"):
