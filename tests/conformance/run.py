@@ -7,9 +7,10 @@ Starts goro with --port 0 (it logs the port), sends each case on its own
 connection to 127.0.0.1, and checks the final statuses in order, interim
 responses where the case names them, what happened to the connection (closed,
 or kept and still in step: a follow-up request gets exactly its own answer),
-goro's bodies and fields where the case says, and on every response Date and
-Content-Length (absent on 204/304).  After a case that is rejected or closed,
-a fresh connection must still get 200.  Prints every case, then the coverage
+goro's bodies and fields where the case says, on every response an IMF-fixdate
+Date and Content-Length (absent on 204/304), and 'Connection: close' on the last
+response before a close.  After a case that is rejected or closed, a fresh
+connection must still get 200.  Prints every case, then the coverage
 by RFC section; exits 1 if any case failed.  Reads are bounded by a per-case
 deadline; nothing waits on a sleep."""
 
@@ -28,6 +29,8 @@ import corpus  # noqa: E402
 import wire  # noqa: E402
 
 LISTEN_RE = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
+IMF_FIXDATE = re.compile(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+                         r"\d{4} \d\d:\d\d:\d\d GMT")
 
 
 class Observation:
@@ -130,10 +133,15 @@ def check_goro(case, o):
         errs.append(f"connection {o.conn}, expected kept")
     elif case.conn == "either" and o.conn not in ("kept", "closed"):
         errs.append(f"connection {o.conn}")
+    # RFC 9112 §9.6: a server closing SHOULD say so in its last response.
+    if case.conn == "close" and o.finals and [v.lower() for v in o.finals[-1].header("Connection")] != ["close"]:
+        errs.append(f"the last response before the close lacks 'Connection: close'")
     for r in o.finals:
         names = [k.lower() for k, _ in r.headers]
         if "date" not in names:
             errs.append(f"{r.status} without Date")
+        elif not IMF_FIXDATE.fullmatch(r.header("Date")[0]):
+            errs.append(f"Date {r.header('Date')[0]!r} is not an IMF-fixdate (RFC 9110 §5.6.7)")
         if r.status in (204, 304):
             if "content-length" in names:
                 errs.append(f"{r.status} with Content-Length")
