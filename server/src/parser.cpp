@@ -15,11 +15,6 @@ RequestParser& self(llhttp_t* p) { return *static_cast<RequestParser*>(p->data);
 // version at all, and on_headers_complete answers 505 for a major that is not 1.
 int status_for(llhttp_errno_t) { return 400; }
 
-// Request line's fixed parts ("GET  HTTP/1.1\r\n") and per-header ": \r\n":
-// counted so the limit is on what the client sent, not just names and values.
-constexpr size_t kRequestLineOverhead = 16;
-constexpr size_t kHeaderLineOverhead = 4;
-
 // RFC 9110 token characters: what a header name may contain.  llhttp as
 // Debian builds it (not strict mode) lets spaces through, which opens the
 // door to request smuggling behind a proxy that reads names differently.
@@ -158,13 +153,20 @@ const char* check_target(const Request& r) {
 // ---- WireCheck --------------------------------------------------------------
 
 const char* WireCheck::scan(std::string_view data) {
-  auto bad = [this](const char* why) {
+  auto bad = [this](const char* why, int status = 400) {
     s_ = S::bad;
     why_ = why;
+    status_ = status;
     return why;
   };
   for (size_t i = 0; i < data.size(); ++i) {
     auto c = static_cast<unsigned char>(data[i]);
+    // Every byte from the start of a message to the end of its header
+    // section (and of a trailer section) counts toward --max-header-bytes.
+    if (s_ <= S::head_lf && ++head_bytes_ > max_head_) {
+      if (s_ == S::target_first || s_ == S::target) return bad("request-target too long", 414);
+      return bad(trailers_ ? "trailer section too large" : "header section too large", 431);
+    }
     switch (s_) {
       case S::bad:
         return why_;
@@ -235,12 +237,15 @@ const char* WireCheck::scan(std::string_view data) {
         if (c != '\n') return bad("bare CR ending the header section");
         if (trailers_) {  // the trailer section ends the message
           trailers_ = false;
-          s_ = S::start;
+          end_message();
           break;
         }
         switch (std::exchange(framing_, Framing::none)) {
-          case Framing::none: s_ = S::start; break;
-          case Framing::length: s_ = length_ ? S::body : S::start; break;
+          case Framing::none: end_message(); break;
+          case Framing::length:
+            if (length_) s_ = S::body;
+            else end_message();
+            break;
           case Framing::chunked:
             s_ = S::chunk_size_first;
             line_bytes_ = 0;
@@ -253,7 +258,7 @@ const char* WireCheck::scan(std::string_view data) {
         size_t n = static_cast<size_t>(std::min<uint64_t>(length_, data.size() - i));
         length_ -= n;
         i += n - 1;
-        if (length_ == 0) s_ = S::start;
+        if (length_ == 0) end_message();
         break;
       }
       // Chunked (§7.1): chunk-size = 1*HEXDIG; [ BWS ";" chunk-ext ] CRLF;
@@ -328,21 +333,10 @@ const char* WireCheck::scan(std::string_view data) {
 
 bool WireCheck::at_message_start() const { return s_ == S::start || s_ == S::opaque; }
 
-bool WireCheck::completes_method(std::string_view rest) const {
-  S s = s_;
-  for (char ch : rest) {
-    auto c = static_cast<unsigned char>(ch);
-    if (s == S::start || s == S::start_lf) {
-      if (c == '\r' || c == '\n') continue;
-      if (!is_token_char(c)) return false;
-      s = S::method;
-      continue;
-    }
-    if (s != S::method) return false;
-    if (c == ' ') return true;
-    if (!is_token_char(c)) return false;
-  }
-  return false;
+size_t WireCheck::scan_method(std::string_view rest) {
+  size_t i = 0;
+  while (i < rest.size() && in_method()) scan(rest.substr(i++, 1));
+  return i;
 }
 
 const llhttp_settings_t RequestParser::settings_ = [] {
@@ -372,7 +366,8 @@ void RequestParser::reset() {
   p_.lenient_flags |= LENIENT_VERSION;
   req_ = Request{};
   wire_ = WireCheck{};
-  header_bytes_ = 0;
+  wire_.set_head_limit(limits_.max_header_bytes);
+  unknown_method_ = false;
   in_message_ = headers_done_ = complete_ = in_name_ = in_value_ = false;
   error_status_ = 0;
   error_reason_ = "";
@@ -385,15 +380,9 @@ int RequestParser::fail(int status, const char* reason) {
   return HPE_USER;
 }
 
-bool RequestParser::count_header_bytes(size_t n) {
-  header_bytes_ += n;
-  return header_bytes_ <= limits_.max_header_bytes;
-}
-
 int RequestParser::on_message_begin(llhttp_t* p) {
   auto& s = self(p);
   s.req_ = Request{};
-  s.header_bytes_ = kRequestLineOverhead;
   s.in_message_ = true;
   s.headers_done_ = s.complete_ = s.in_name_ = s.in_value_ = false;
   return 0;
@@ -401,22 +390,20 @@ int RequestParser::on_message_begin(llhttp_t* p) {
 
 int RequestParser::on_url(llhttp_t* p, const char* at, size_t n) {
   auto& s = self(p);
-  // RFC 9112 §3: a target longer than the server wishes to parse MUST get 414.
-  if (!s.count_header_bytes(n)) return s.fail(414, "request-target too long");
+  // Its length is bounded by WireCheck (414), after each feed: what one
+  // feed can add here is bounded by what the caller read.
   s.req_.target.append(at, n);
   return 0;
 }
 
 int RequestParser::on_header_field(llhttp_t* p, const char* at, size_t n) {
   auto& s = self(p);
-  if (!s.count_header_bytes(n)) return s.fail(431, "header block too large");
   for (size_t i = 0; i < n; ++i)
     if (!is_token_char(static_cast<unsigned char>(at[i]))) return s.fail(400, "invalid character in header name");
   // llhttp may deliver a name in pieces; the first piece starts a header.
   // A trailer field is read into trailer_ and dropped: RFC 9110 §6.5.1
   // forbids merging it into the header section, and no handler asks for one.
   if (!s.in_name_) {
-    if (!s.count_header_bytes(kHeaderLineOverhead)) return s.fail(431, "header block too large");
     if (s.headers_done_) s.trailer_ = Header{};
     else s.req_.headers.emplace_back();
     s.in_name_ = true;
@@ -439,7 +426,6 @@ int RequestParser::on_header_field_complete(llhttp_t* p) {
 int RequestParser::on_header_value(llhttp_t* p, const char* at, size_t n) {
   auto& s = self(p);
   if (!s.in_value_) return s.fail(400, "header value without a name");
-  if (!s.count_header_bytes(n)) return s.fail(431, "header block too large");
   s.field().value.append(at, n);
   return 0;
 }
@@ -462,30 +448,33 @@ int RequestParser::on_headers_complete(llhttp_t* p) {
   if (r.version_major != 1) return s.fail(505, "only HTTP/1.0 and HTTP/1.1 are supported");
   if (r.method == "CONNECT") return s.fail(405, "CONNECT is not supported");
   if (const char* why = check_target(r)) return s.fail(400, why);
-  // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 MUST be taken as faulty framing.
-  if ((p->flags & F_TRANSFER_ENCODING) && r.version_minor == 0)
-    return s.fail(400, "Transfer-Encoding in an HTTP/1.0 request");
   if (llhttp_get_upgrade(p)) r.keep_alive = false;  // we answer, then close
 
   // Host (RFC 9112 §3.2): an HTTP/1.1 request without one, any request with
   // more than one, or one whose value is not a valid host gets 400.  With an
   // absolute-form target the target's authority wins (Request::path()), but
   // the header must still be there and well-formed.
-  // One pass over the headers for both Host and Expect.
+  // One pass over the headers for Host, Expect and Transfer-Encoding (llhttp
+  // does not flag an empty Transfer-Encoding, which must still be refused).
   const std::string* host = nullptr;
   const std::string* expect = nullptr;
+  bool te = (p->flags & F_TRANSFER_ENCODING) != 0;
   for (const auto& h : r.headers) {
     if (iequals(h.name, "Host")) {
       if (host) return s.fail(400, "more than one Host header");
       host = &h.value;
     } else if (!expect && iequals(h.name, "Expect")) {
       expect = &h.value;
+    } else if (iequals(h.name, "Transfer-Encoding")) {
+      te = true;
     }
   }
   if (!host && r.version_minor >= 1) return s.fail(400, "missing Host header");
   if (host && !valid_host(trim_ows(*host))) return s.fail(400, "invalid Host header");
 
-  if (p->flags & F_TRANSFER_ENCODING) {
+  // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 MUST be taken as faulty framing.
+  if (te && r.version_minor == 0) return s.fail(400, "Transfer-Encoding in an HTTP/1.0 request");
+  if (te) {
     if (int status = check_transfer_codings(r))
       return s.fail(status, status == 501 ? "unsupported transfer coding" : "invalid Transfer-Encoding");
   }
@@ -529,9 +518,24 @@ int RequestParser::on_message_complete(llhttp_t* p) {
   return HPE_PAUSED;  // hand out one request at a time
 }
 
+RequestParser::Step RequestParser::finish_unknown_method(std::string_view rest, size_t used_before) {
+  size_t n = wire_.scan_method(rest);
+  if (wire_.in_method()) return {Event::need_more, used_before + n};  // the token goes on: feed more
+  unknown_method_ = false;
+  if (const char* why = wire_.why()) {  // it ended in a byte no method has, or over the limit
+    error_status_ = wire_.status();
+    error_reason_ = why;
+  } else {  // a well-formed method llhttp does not know: RFC 9110 §9.1, 501
+    error_status_ = 501;
+    error_reason_ = "method not implemented";
+  }
+  return {Event::error, used_before + n};
+}
+
 RequestParser::Step RequestParser::feed(std::string_view data) {
   if (error_status_ != 0) return {Event::error, 0};
   if (data.empty()) return {Event::need_more, 0};
+  if (unknown_method_) return finish_unknown_method(data, 0);
   llhttp_errno_t e = llhttp_execute(&p_, data.data(), data.size());
   size_t used = e == HPE_OK || e == HPE_PAUSED_UPGRADE
                     ? data.size()
@@ -541,7 +545,7 @@ RequestParser::Step RequestParser::feed(std::string_view data) {
   const char* why = wire_.scan(data.substr(0, used));
   if (!why && e == HPE_PAUSED && complete_ && !wire_.at_message_start()) why = "message framing is ambiguous";
   if (why) {
-    error_status_ = 400;
+    error_status_ = wire_.status();
     error_reason_ = why;
     return {Event::error, used};
   }
@@ -556,10 +560,12 @@ RequestParser::Step RequestParser::feed(std::string_view data) {
     // the connection closes (keep_alive is false), so nothing more is parsed.
     return {Event::need_more, data.size()};
   }
-  // A well-formed method llhttp does not know: RFC 9110 §9.1, 501.
-  if (error_status_ == 0 && e == HPE_INVALID_METHOD && wire_.completes_method(data.substr(used))) {
-    error_status_ = 501;
-    error_reason_ = "method not implemented";
+  // A method llhttp does not know: 501 if it is a well-formed token
+  // (RFC 9110 §9.1), else 400 — decided by reading the token to its end,
+  // in this feed or the next, so the answer does not depend on the split.
+  if (error_status_ == 0 && e == HPE_INVALID_METHOD) {
+    unknown_method_ = true;
+    return finish_unknown_method(data.substr(used), used);
   }
   if (error_status_ == 0) {
     error_status_ = status_for(e);

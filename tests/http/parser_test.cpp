@@ -208,6 +208,19 @@ TEST_CASE("malformed and oversized requests map to their status") {
       {"gzip on its own line before chunked",
        "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 501},
       {"chunked twice", "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n", 400},
+      // An empty Transfer-Encoding (llhttp does not flag it) is still a
+      // Transfer-Encoding whose final coding is not chunked: 400, also when a
+      // Content-Length would frame the message otherwise.
+      {"empty Transfer-Encoding", "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: \r\n\r\n", 400},
+      {"empty Transfer-Encoding beside Content-Length",
+       "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nTransfer-Encoding:  \r\n\r\nabcd", 400},
+      // The limit trips where the bytes cross it, before a bad byte later on.
+      {"header name over the limit, then a bad byte",
+       "GET / HTTP/1.1\r\nHost: t\r\n" + std::string(2000, 'X') + "@: x\r\n\r\n", 431},
+      {"trailer section over the limit",
+       "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: " + std::string(2000, 'a') +
+           "\r\n\r\n",
+       431},
       // RFC 9110 §5.1: a field name is a token of at least one character.
       {"empty header name", "GET / HTTP/1.1\r\nHost: t\r\n: x\r\n\r\n", 400},
       {"empty header name first", "GET / HTTP/1.1\r\n: x\r\nHost: t\r\n\r\n", 400},
@@ -249,6 +262,13 @@ TEST_CASE("malformed and oversized requests map to their status") {
     auto o = run_whole(c.input, lim);
     CHECK(o.error == c.status);
     CHECK(o.requests.empty());
+    // The same status however the bytes arrive: one at a time here.
+    RequestParser p(lim);
+    std::vector<std::string> bytes;
+    for (char ch : c.input) bytes.emplace_back(1, ch);
+    auto trickled = run(p, bytes);
+    CHECK(trickled.error == c.status);
+    CHECK(trickled.requests.empty());
   }
 }
 

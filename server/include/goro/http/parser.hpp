@@ -45,9 +45,21 @@ class WireCheck {
   }
   // Between messages: the last byte scanned ended one (or none began).
   bool at_message_start() const;
-  // True if `rest`, continuing the stream from here, finishes a method
-  // token with the SP after it: a well-formed method llhttp does not know.
-  bool completes_method(std::string_view rest) const;
+  // The request line and header section (and a trailer section) may hold at
+  // most this many bytes, counted exactly as sent: over it, 414 while in the
+  // request-target, else 431.  Counted here rather than in llhttp's
+  // callbacks so that where the limit trips does not depend on how the
+  // input was split into reads.
+  void set_head_limit(size_t bytes) { max_head_ = bytes; }
+  // The status that goes with scan()'s reason: 400, or 414/431 for a limit.
+  int status() const { return status_; }
+  // After llhttp refused a method it does not know: scans on until the
+  // method token ends.  Returns how many bytes of `rest` it used; then
+  // in_method() is false once the token ended with its SP (a well-formed
+  // method, 501), and scan's reason is set if it ended otherwise (400).
+  size_t scan_method(std::string_view rest);
+  bool in_method() const { return s_ == S::start || s_ == S::start_lf || s_ == S::method; }
+  const char* why() const { return why_; }
 
  private:
   enum class S : uint8_t {
@@ -66,7 +78,15 @@ class WireCheck {
   uint32_t line_bytes_ = 0;   // of the chunk line being read
   uint64_t overhead_ = 0;     // chunk-line bytes of this message
   uint64_t data_ = 0;         // chunk-data bytes of this message
+  size_t max_head_ = SIZE_MAX;
+  size_t head_bytes_ = 0;     // of this message's request line, header and trailer sections
   const char* why_ = nullptr;
+  int status_ = 400;
+
+  void end_message() {
+    s_ = S::start;
+    head_bytes_ = 0;
+  }
 };
 
 struct ParserLimits {
@@ -125,7 +145,8 @@ class RequestParser {
   static int on_message_complete(llhttp_t*);
 
   int fail(int status, const char* reason);
-  bool count_header_bytes(size_t n);
+  // The rest of a method token llhttp refused: 501 or 400 once it ends.
+  Step finish_unknown_method(std::string_view rest, size_t used_before);
   // The field line being read: a header, or a trailer (kept apart, RFC 9110 §6.5.1).
   Header& field() { return headers_done_ ? trailer_ : req_.headers.back(); }
 
@@ -135,7 +156,7 @@ class RequestParser {
   Request req_;
   WireCheck wire_;
   Header trailer_;  // the trailer field being read: checked, counted, then dropped
-  size_t header_bytes_ = 0;
+  bool unknown_method_ = false;  // llhttp refused the method; WireCheck reads the token to its end
   bool in_message_ = false;
   bool headers_done_ = false;
   bool complete_ = false;
