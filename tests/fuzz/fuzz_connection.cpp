@@ -32,6 +32,7 @@ struct Fixture {
   Fixture() {
     config.limits = {.max_header_bytes = 2048, .max_body_bytes = 4096};
     config.header_timeout = 50ms;
+    config.body_timeout = 50ms;
     config.idle_timeout = 50ms;
     config.write_timeout = 50ms;
     // Cheap handlers only: the fuzzer must not sleep.
