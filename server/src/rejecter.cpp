@@ -20,23 +20,37 @@ using namespace std::chrono_literals;
 constexpr auto kRejectLinger = 1s;
 constexpr size_t kMaxLingering = 4096;
 
-}  // namespace
-
-void Rejecter::reject(netpoll::Conn& c) {
-  metrics_.rejected.fetch_add(1, std::memory_order_relaxed);
-  // Sent without reading the request.  Never block the acceptor: the 503
-  // fits in an empty socket buffer.
-  Response r = Response::error(503, "too many connections");
+// Writes a 503 with Retry-After and shuts the write side.  Never blocks the
+// acceptor: the 503 fits in an empty socket buffer.
+void send_503(netpoll::Conn& c, std::string_view why) {
+  Response r = Response::error(503, why);
   r.headers.push_back({"Retry-After", "1"});
   fmt::memory_buffer out;
   write_head(out, r, /*keep_alive=*/false);
   out.append(r.body);
   c.write_all({out.data(), out.size()}, netpoll::Clock::now());
   ::shutdown(c.fd(), SHUT_WR);
+}
+
+}  // namespace
+
+void Rejecter::reject(netpoll::Conn& c) {
+  metrics_.rejected.fetch_add(1, std::memory_order_relaxed);
+  send_503(c, "too many connections");  // without reading the request
   std::lock_guard lk(mu_);
   if (lingering_.size() >= kMaxLingering) return c.close();
   lingering_.push_back({std::move(c), netpoll::Clock::now() + kRejectLinger});
   if (!thread_.joinable()) thread_ = std::thread([this] { linger_loop(); });
+}
+
+void Rejecter::refuse_now(netpoll::Conn& c, std::string_view why) {
+  metrics_.rejected.fetch_add(1, std::memory_order_relaxed);
+  char sink[4096];
+  // recv itself, not Conn::read: on EAGAIN that would wait (park), however briefly.
+  for (int i = 0; i < 16 && ::recv(c.fd(), sink, sizeof sink, MSG_DONTWAIT) > 0; ++i) {
+  }
+  send_503(c, why);
+  c.close();
 }
 
 void Rejecter::stop() {
