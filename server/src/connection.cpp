@@ -51,13 +51,16 @@ int write_response(netpoll::Conn& conn, const Response& r, bool keep_alive, bool
   constexpr netpoll::Deadline d = netpoll::kNoDeadline;
   fmt::memory_buffer head;
   write_head(head, r, keep_alive, http10);
+  // Allocated before a byte is sent: running out of memory here must not
+  // leave a response half written (serve_connection answers 503 instead).
+  std::unique_ptr<char[]> chunk;
+  if (!head_only && r.file.is_open()) chunk = std::make_unique<char[]>(kFileChunkBytes);
   if (head_only || (!r.file.is_open() && r.body.empty())) return conn.write_all({head.data(), head.size()}, d, stall);
   if (!r.file.is_open()) {
     iovec iov[2] = {{head.data(), head.size()}, {const_cast<char*>(r.body.data()), r.body.size()}};
     return conn.write_all(std::span<const iovec>(iov, 2), d, stall);
   }
   if (int e = conn.write_all({head.data(), head.size()}, d, stall); e < 0) return e;
-  auto chunk = std::make_unique<char[]>(kFileChunkBytes);
   auto& file = const_cast<netpoll::File&>(r.file);
   for (uint64_t off = 0; off < file.size();) {
     ssize_t n = file.pread({chunk.get(), kFileChunkBytes}, off);
@@ -94,7 +97,10 @@ int wait_for_request(netpoll::Conn& conn, const ConnEnv& env, netpoll::Deadline 
   }
 }
 
-ConnEnd serve(netpoll::Conn& conn, const ConnEnv& env, ServeOptions& opts) {
+// serve_connection's loop.  `can_answer` is true while a request is being
+// read or handled and no byte of its response has been sent: only then may
+// a 503 for running out of memory follow.
+ConnEnd serve(netpoll::Conn& conn, const ConnEnv& env, ServeOptions& opts, bool& can_answer) {
   const Config& cfg = env.config;
   RequestParser parser(cfg.limits);
   // Held only while a request is being read or parsed: an idle kept-alive
@@ -139,6 +145,7 @@ ConnEnd serve(netpoll::Conn& conn, const ConnEnv& env, ServeOptions& opts) {
     // byte per read could extend forever.
     netpoll::Deadline body_deadline = netpoll::kNoDeadline;
     auto began = netpoll::Clock::now();
+    can_answer = true;
 
     // 2. Read until the parser hands out a whole request.
     for (;;) {
@@ -148,6 +155,7 @@ ConnEnd serve(netpoll::Conn& conn, const ConnEnv& env, ServeOptions& opts) {
         if (step.event == RequestParser::Event::request) break;
         if (step.event == RequestParser::Event::error) {
           spdlog::debug("bad request: {} {}", parser.error_status(), parser.error_reason());
+          can_answer = false;
           fail(conn, env, parser.error_status(), parser.error_reason());
           return ConnEnd::closed;
         }
@@ -167,6 +175,7 @@ ConnEnd serve(netpoll::Conn& conn, const ConnEnv& env, ServeOptions& opts) {
       ssize_t n = conn.read({buf.get(), kReadBufferBytes}, d);
       if (n == -ETIMEDOUT) {
         env.metrics.timeouts.fetch_add(1, std::memory_order_relaxed);
+        can_answer = false;
         fail(conn, env, 408, parser.headers_done() ? "body not received in time" : "headers not received in time");
         return ConnEnd::closed;
       }
@@ -208,6 +217,7 @@ ConnEnd serve(netpoll::Conn& conn, const ConnEnv& env, ServeOptions& opts) {
     // 4. Answer, and decide whether to keep the connection.
     bool keep = req.keep_alive && !resp.close && !env.draining.fired() &&
                 !(env.starved && env.starved->load(std::memory_order_relaxed) > 0);
+    can_answer = false;
     int w = write_response(conn, resp, keep, req.method == "HEAD", cfg.write_timeout,
                            /*http10=*/req.version_minor == 0);
     env.metrics.count_status(resp.status);
@@ -231,13 +241,15 @@ ConnEnd serve_connection(netpoll::Conn& conn, const ConnEnv& env, ServeOptions o
   // Memory can run out anywhere in the loop (the read buffer, the parser's
   // copies, a response).  That must not take the process down (an exception
   // leaving a thread or goroutine ends it): answer 503 if the connection can
-  // still carry it, and close.
+  // still carry it (no response to this request has begun), and close.
+  bool can_answer = false;
   try {
-    return serve(conn, env, opts);
+    return serve(conn, env, opts, can_answer);
   } catch (const std::bad_alloc&) {
-    env.metrics.count_status(503);
     try {
-      spdlog::error("out of memory serving a connection; answering 503 and closing it");
+      spdlog::error("out of memory serving a connection; closing it{}", can_answer ? " after a 503" : "");
+      if (!can_answer) return ConnEnd::closed;  // a response already began: it cannot be replaced
+      env.metrics.count_status(503);
       conn.write_all(kOutOfMemory, netpoll::kNoDeadline, env.config.write_timeout);
     } catch (...) {
       // Not even the log line or the write's iovec could be allocated: just close.
