@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <system_error>
 
 #include "goro/http/response.hpp"
 
@@ -40,7 +41,14 @@ void Rejecter::reject(netpoll::Conn& c) {
   std::lock_guard lk(mu_);
   if (lingering_.size() >= kMaxLingering) return c.close();
   lingering_.push_back({std::move(c), netpoll::Clock::now() + kRejectLinger});
-  if (!thread_.joinable()) thread_ = std::thread([this] { linger_loop(); });
+  if (thread_.joinable()) return;
+  try {
+    thread_ = std::thread([this] { linger_loop(); });
+  } catch (const std::system_error&) {
+    // Out of threads (thread mode rejects for exactly that): the 503 is
+    // written; close now rather than let the exception end the accept loop.
+    lingering_.pop_back();
+  }
 }
 
 void Rejecter::refuse_now(netpoll::Conn& c, std::string_view why) {
