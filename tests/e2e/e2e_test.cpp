@@ -455,8 +455,10 @@ TEST_CASE("a body trickled slower than --body-timeout gets 408, however often a 
   ServerProcess srv({"--body-timeout", "1s", "--idle-timeout", "30s"});
   Client slow(srv.port());
   const std::string body = "hello world!";
-  REQUIRE(slow.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n"));
+  // Taken before sending: the server may read the headers (and start its
+  // clock) before send() has even returned here.
   auto headers_sent = std::chrono::steady_clock::now();
+  REQUIRE(slow.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n"));
   std::optional<HttpResponse> r;
   // A byte every 400 ms: 4.8 s for the body, against a 1 s deadline.  The
   // wait for a response is the pacing.
@@ -467,7 +469,7 @@ TEST_CASE("a body trickled slower than --body-timeout gets 408, however often a 
   if (!r) r = slow.read_response(false, goro::test::kWaitLimit);  // bounds a failure only
   REQUIRE(r);
   CHECK(r->status == 408);
-  // The deadline starts once the server has read the headers, after we sent them.
+  // The deadline starts once the server has read the headers, after we began sending them.
   CHECK(std::chrono::steady_clock::now() - headers_sent >= 1s);
   CHECK(slow.wait_closed());
   // A body sent at once is unaffected.
