@@ -168,9 +168,13 @@ bool Conn::readable_now() {
   return ::poll(&pfd, 1, 0) > 0;
 }
 
-int Conn::write_all(std::span<const iovec> bufs, Deadline d) {
+int Conn::write_all(std::span<const iovec> bufs, Deadline d) { return write_all(bufs, d, Clock::duration::max()); }
+
+int Conn::write_all(std::span<const iovec> bufs, Deadline d, Clock::duration stall) {
   std::vector<iovec> iov(bufs.begin(), bufs.end());
   size_t first = 0;
+  // When the kernel last took a byte (the call's start counts as progress).
+  Deadline stalled = deadline_in(stall);
   while (first < iov.size()) {
     if (iov[first].iov_len == 0) {
       ++first;
@@ -183,9 +187,10 @@ int Conn::write_all(std::span<const iovec> bufs, Deadline d) {
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN) return -errno;
-      if (int r = wait_fd(fd_, POLLOUT, d, nullptr); r < 0) return r;
+      if (int r = wait_fd(fd_, POLLOUT, std::min(d, stalled), nullptr); r < 0) return r;
       continue;
     }
+    if (n > 0) stalled = deadline_in(stall);
     // Advance past what the kernel took: a short write is normal.
     auto left = static_cast<size_t>(n);
     while (left > 0) {
@@ -199,9 +204,11 @@ int Conn::write_all(std::span<const iovec> bufs, Deadline d) {
   return 0;
 }
 
-int Conn::write_all(std::string_view s, Deadline d) {
+int Conn::write_all(std::string_view s, Deadline d) { return write_all(s, d, Clock::duration::max()); }
+
+int Conn::write_all(std::string_view s, Deadline d, Clock::duration stall) {
   iovec v{const_cast<char*>(s.data()), s.size()};
-  return write_all(std::span<const iovec>(&v, 1), d);
+  return write_all(std::span<const iovec>(&v, 1), d, stall);
 }
 
 void Conn::shutdown() {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <memory>
+#include <new>
 #include <utility>
 
 #include "goro/http/parser.hpp"
@@ -33,23 +34,41 @@ constexpr auto kStarvedCheck = 50ms;
 
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
-// Writes head + body (or the file).  0 or -errno.
-int write_response(netpoll::Conn& conn, const Response& r, bool keep_alive, bool head_only, netpoll::Deadline d,
-                   bool http10 = false) {
+// What a connection gets when memory ran out while serving it: preformatted,
+// so sending it allocates nothing (RFC 9110 §6.6.1 lets a 5xx omit Date).
+constexpr std::string_view kOutOfMemory =
+    "HTTP/1.1 503 Service Unavailable\r\nServer: goro\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    "Content-Length: 39\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+    "503 Service Unavailable: out of memory\n";
+static_assert(kOutOfMemory.size() - kOutOfMemory.find("\r\n\r\n") - 4 == 39);
+
+// Writes head + body (or the file).  0 or -errno.  Every write may stall
+// (no byte taken by the kernel) for at most `stall` — --write-timeout
+// measures progress, not the whole response, so a large file reaches a
+// slow reader that keeps reading; one that stops reading is closed.
+int write_response(netpoll::Conn& conn, const Response& r, bool keep_alive, bool head_only,
+                   netpoll::Clock::duration stall, bool http10 = false) {
+  constexpr netpoll::Deadline d = netpoll::kNoDeadline;
   fmt::memory_buffer head;
   write_head(head, r, keep_alive, http10);
-  if (head_only || (!r.file.is_open() && r.body.empty())) return conn.write_all({head.data(), head.size()}, d);
+  // Allocated before a byte is sent: running out of memory here must not
+  // leave a response half written (serve_connection answers 503 instead).
+  std::unique_ptr<char[]> chunk;
+  if (!head_only && r.file.is_open()) chunk = std::make_unique<char[]>(kFileChunkBytes);
+  if (head_only || (!r.file.is_open() && r.body.empty())) return conn.write_all({head.data(), head.size()}, d, stall);
   if (!r.file.is_open()) {
     iovec iov[2] = {{head.data(), head.size()}, {const_cast<char*>(r.body.data()), r.body.size()}};
-    return conn.write_all(std::span<const iovec>(iov, 2), d);
+    return conn.write_all(std::span<const iovec>(iov, 2), d, stall);
   }
-  if (int e = conn.write_all({head.data(), head.size()}, d); e < 0) return e;
-  auto chunk = std::make_unique<char[]>(kFileChunkBytes);
+  if (int e = conn.write_all({head.data(), head.size()}, d, stall); e < 0) return e;
   auto& file = const_cast<netpoll::File&>(r.file);
   for (uint64_t off = 0; off < file.size();) {
     ssize_t n = file.pread({chunk.get(), kFileChunkBytes}, off);
     if (n <= 0) return n < 0 ? static_cast<int>(n) : -EIO;  // file shrank: the length we sent is a lie
-    if (int e = conn.write_all({chunk.get(), static_cast<size_t>(n)}, d); e < 0) return e;
+    // Reading the chunk takes no time the client could be blamed for; each
+    // write_all starts its stall clock afresh right after the last one
+    // finished, which was progress.
+    if (int e = conn.write_all({chunk.get(), static_cast<size_t>(n)}, d, stall); e < 0) return e;
     off += static_cast<uint64_t>(n);
   }
   return 0;
@@ -59,7 +78,7 @@ int write_response(netpoll::Conn& conn, const Response& r, bool keep_alive, bool
 void fail(netpoll::Conn& conn, const ConnEnv& env, int status, std::string_view why) {
   Response r = Response::error(status, why);
   env.metrics.count_status(status);
-  write_response(conn, r, /*keep_alive=*/false, false, netpoll::deadline_in(env.config.write_timeout));
+  write_response(conn, r, /*keep_alive=*/false, false, env.config.write_timeout);
   conn.linger(netpoll::deadline_in(kLingerTime));
 }
 
@@ -78,9 +97,10 @@ int wait_for_request(netpoll::Conn& conn, const ConnEnv& env, netpoll::Deadline 
   }
 }
 
-}  // namespace
-
-ConnEnd serve_connection(netpoll::Conn& conn, const ConnEnv& env, ServeOptions opts) {
+// serve_connection's loop.  `can_answer` is true while a request is being
+// read or handled and no byte of its response has been sent: only then may
+// a 503 for running out of memory follow.
+ConnEnd serve(netpoll::Conn& conn, const ConnEnv& env, ServeOptions& opts, bool& can_answer) {
   const Config& cfg = env.config;
   RequestParser parser(cfg.limits);
   // Held only while a request is being read or parsed: an idle kept-alive
@@ -93,7 +113,11 @@ ConnEnd serve_connection(netpoll::Conn& conn, const ConnEnv& env, ServeOptions o
   std::unique_ptr<char[]> buf = std::move(opts.buf);
   size_t cap = buf ? opts.buffered : 0;
   size_t start = 0, end = cap;  // unparsed bytes are buf[start, end)
-  netpoll::Deadline first_deadline = netpoll::deadline_in(cfg.header_timeout);
+  // The first request's header deadline runs from accept, whoever waited
+  // for its first byte (the poller in goroutine mode, a queue in pool mode):
+  // one deadline, not one per waiter.
+  netpoll::Deadline first_deadline =
+      (opts.accepted == netpoll::Clock::time_point{} ? netpoll::Clock::now() : opts.accepted) + cfg.header_timeout;
   bool first = opts.first;
   bool known_readable = opts.resumed && end == 0;
   std::string peer;
@@ -114,8 +138,14 @@ ConnEnd serve_connection(netpoll::Conn& conn, const ConnEnv& env, ServeOptions o
       }
       if (r < 0 && r != -ECANCELED) return ConnEnd::closed;
     }
+    // Later requests: the header deadline runs from their first byte.
     netpoll::Deadline header_deadline = first ? first_deadline : netpoll::deadline_in(cfg.header_timeout);
+    // Set once the headers are complete: the whole body must arrive by it.
+    // One deadline rather than one per read, which a client trickling a
+    // byte per read could extend forever.
+    netpoll::Deadline body_deadline = netpoll::kNoDeadline;
     auto began = netpoll::Clock::now();
+    can_answer = true;
 
     // 2. Read until the parser hands out a whole request.
     for (;;) {
@@ -125,11 +155,12 @@ ConnEnd serve_connection(netpoll::Conn& conn, const ConnEnv& env, ServeOptions o
         if (step.event == RequestParser::Event::request) break;
         if (step.event == RequestParser::Event::error) {
           spdlog::debug("bad request: {} {}", parser.error_status(), parser.error_reason());
+          can_answer = false;
           fail(conn, env, parser.error_status(), parser.error_reason());
           return ConnEnd::closed;
         }
         if (step.event == RequestParser::Event::expect_continue) {
-          if (conn.write_all(kContinue, netpoll::deadline_in(cfg.write_timeout)) < 0) return ConnEnd::closed;
+          if (conn.write_all(kContinue, netpoll::kNoDeadline, cfg.write_timeout) < 0) return ConnEnd::closed;
           continue;
         }
       }
@@ -138,10 +169,13 @@ ConnEnd serve_connection(netpoll::Conn& conn, const ConnEnv& env, ServeOptions o
         buf = std::make_unique_for_overwrite<char[]>(kReadBufferBytes);
         cap = kReadBufferBytes;
       }
-      netpoll::Deadline d = parser.headers_done() ? netpoll::deadline_in(cfg.idle_timeout) : header_deadline;
+      if (parser.headers_done() && body_deadline == netpoll::kNoDeadline)
+        body_deadline = netpoll::deadline_in(cfg.body_timeout);
+      netpoll::Deadline d = parser.headers_done() ? body_deadline : header_deadline;
       ssize_t n = conn.read({buf.get(), kReadBufferBytes}, d);
       if (n == -ETIMEDOUT) {
         env.metrics.timeouts.fetch_add(1, std::memory_order_relaxed);
+        can_answer = false;
         fail(conn, env, 408, parser.headers_done() ? "body not received in time" : "headers not received in time");
         return ConnEnd::closed;
       }
@@ -162,6 +196,14 @@ ConnEnd serve_connection(netpoll::Conn& conn, const ConnEnv& env, ServeOptions o
     Response resp;
     try {
       resp = env.router.dispatch(req, env.context);
+    } catch (const std::bad_alloc&) {
+      // Not the handler's fault nor the client's: the server is short of
+      // memory.  Say so (503, try again) rather than 500.
+      env.metrics.handler_exceptions.fetch_add(1, std::memory_order_relaxed);
+      spdlog::error("handler for {} {}: out of memory; answering 503", req.method, req.target);
+      resp = Response::error(503, "out of memory");
+      resp.headers.push_back({"Retry-After", "1"});
+      resp.close = true;  // give back the connection's memory too
     } catch (const std::exception& e) {
       env.metrics.handler_exceptions.fetch_add(1, std::memory_order_relaxed);
       spdlog::error("handler for {} {} threw: {}", req.method, req.target, e.what());
@@ -175,7 +217,8 @@ ConnEnd serve_connection(netpoll::Conn& conn, const ConnEnv& env, ServeOptions o
     // 4. Answer, and decide whether to keep the connection.
     bool keep = req.keep_alive && !resp.close && !env.draining.fired() &&
                 !(env.starved && env.starved->load(std::memory_order_relaxed) > 0);
-    int w = write_response(conn, resp, keep, req.method == "HEAD", netpoll::deadline_in(cfg.write_timeout),
+    can_answer = false;
+    int w = write_response(conn, resp, keep, req.method == "HEAD", cfg.write_timeout,
                            /*http10=*/req.version_minor == 0);
     env.metrics.count_status(resp.status);
     if (env.access_log) {
@@ -189,6 +232,29 @@ ConnEnd serve_connection(netpoll::Conn& conn, const ConnEnv& env, ServeOptions o
       if (start < end || conn.readable_now()) conn.linger(netpoll::deadline_in(kLingerTime));
       return ConnEnd::closed;
     }
+  }
+}
+
+}  // namespace
+
+ConnEnd serve_connection(netpoll::Conn& conn, const ConnEnv& env, ServeOptions opts) {
+  // Memory can run out anywhere in the loop (the read buffer, the parser's
+  // copies, a response).  That must not take the process down (an exception
+  // leaving a thread or goroutine ends it): answer 503 if the connection can
+  // still carry it (no response to this request has begun), and close.
+  bool can_answer = false;
+  try {
+    return serve(conn, env, opts, can_answer);
+  } catch (const std::bad_alloc&) {
+    try {
+      spdlog::error("out of memory serving a connection; closing it{}", can_answer ? " after a 503" : "");
+      if (!can_answer) return ConnEnd::closed;  // a response already began: it cannot be replaced
+      env.metrics.count_status(503);
+      conn.write_all(kOutOfMemory, netpoll::kNoDeadline, env.config.write_timeout);
+    } catch (...) {
+      // Not even the log line or the write's iovec could be allocated: just close.
+    }
+    return ConnEnd::closed;
   }
 }
 

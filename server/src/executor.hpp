@@ -72,9 +72,11 @@ std::unique_ptr<Executor> make_thread_executor(const ExecutorDeps& deps);
 std::unique_ptr<Executor> make_pool_executor(const ExecutorDeps& deps);
 
 // The common end of a connection on an OS thread: serve it until it closes,
-// then release it (untrack and close).
-inline void serve_and_release(const ConnEnv& env, ConnRegistry& conns, std::unique_ptr<netpoll::Conn> c) {
-  serve_connection(*c, env);
+// then release it (untrack and close).  `accepted`: when the accept loop
+// took it, where the first request's header deadline starts.
+inline void serve_and_release(const ConnEnv& env, ConnRegistry& conns, std::unique_ptr<netpoll::Conn> c,
+                              netpoll::Clock::time_point accepted) {
+  serve_connection(*c, env, {.accepted = accepted});
   conns.release(std::move(c));
 }
 

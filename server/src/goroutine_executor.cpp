@@ -77,6 +77,7 @@ class GoroutineExecutor final : public Executor {
     auto* s = new Session;
     s->exec = this;
     s->conn = std::move(c);
+    s->accepted = netpoll::Clock::now();
     park(s);
   }
 
@@ -86,6 +87,7 @@ class GoroutineExecutor final : public Executor {
     GoroutineExecutor* exec;
     std::unique_ptr<netpoll::Conn> conn;
     bool first = true;            // no request served yet: the header timeout applies
+    netpoll::Clock::time_point accepted;  // the first request's header deadline runs from here
     std::unique_ptr<char[]> buf;  // bytes the poller read (io_uring), until a goroutine takes them
     size_t buffered = 0;
     void on_ready(int res, std::span<const char> data) override;
@@ -106,7 +108,10 @@ class GoroutineExecutor final : public Executor {
 // workers all have a netpoll backend: when_readable always arms there.
 void GoroutineExecutor::park(Session* s) {
   const Config& cfg = deps_.env.config;
-  netpoll::Deadline d = netpoll::deadline_in(s->first ? cfg.header_timeout : cfg.idle_timeout);
+  // The first wait ends at the header deadline, which serve_connection then
+  // keeps (it gets `accepted`), so the wait for the first byte and the rest
+  // of the headers share one --header-timeout.
+  netpoll::Deadline d = s->first ? s->accepted + cfg.header_timeout : netpoll::deadline_in(cfg.idle_timeout);
   if (!s->conn->when_readable(d, &deps_.env.draining, s)) {
     std::fputs("goro: goroutine executor: when_readable outside a netpoll goroutine\n", stderr);
     std::abort();
@@ -141,6 +146,7 @@ void GoroutineExecutor::serve(Session* s) {
                                  {.detach_when_idle = true,
                                   .resumed = true,
                                   .first = s->first,
+                                  .accepted = s->accepted,
                                   .buf = std::move(s->buf),
                                   .buffered = std::exchange(s->buffered, 0)});
   s->first = false;

@@ -1,8 +1,12 @@
 // The built-in endpoints.  Each is ordinary blocking code; see router.hpp.
+#include <spdlog/spdlog.h>
+
+#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -122,6 +126,21 @@ std::string_view content_type_for(std::string_view path) {
   return "application/octet-stream";
 }
 
+// The server ran out of something (descriptors, memory) that the request
+// needs: 503 with Retry-After, never a 4xx that blames the request.  Logged
+// at most once a second: under exhaustion every request would log.
+Response exhausted(int err) {
+  static std::atomic<int64_t> last_log{0};
+  int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::steady_clock::now().time_since_epoch()).count();
+  int64_t last = last_log.load(std::memory_order_relaxed);
+  if (now != last && last_log.compare_exchange_strong(last, now, std::memory_order_relaxed))
+    spdlog::warn("/static: {}; answering 503 (raise ulimit -n or lower --max-conns)", std::strerror(-err));
+  Response r = Response::error(503, err == -ENOMEM ? "out of memory" : "out of file descriptors");
+  r.headers.push_back({"Retry-After", "1"});
+  return r;
+}
+
 Response static_file(const Request& req, const Context& ctx) {
   std::string rel;
   if (!percent_decode(req.path().substr(std::string_view("/static/").size()), rel))
@@ -142,7 +161,13 @@ Response static_file(const Request& req, const Context& ctx) {
   int e = r.file.open_beneath(ctx.root_fd, rel.c_str());
   if (e == -EXDEV || e == -ELOOP) return Response::error(403, "path leaves the root");
   if (e == -EACCES || e == -EPERM) return Response::error(403, "not readable");
-  if (e < 0) return Response::error(404, "no such file");
+  if (e == -EMFILE || e == -ENFILE || e == -ENOMEM) return exhausted(e);
+  if (e == -ENOENT || e == -ENOTDIR || e == -EISDIR || e == -ENAMETOOLONG) return Response::error(404, "no such file");
+  if (e < 0) {
+    // Not the client's doing (EIO, ...): a 404 would tell it the file is gone.
+    spdlog::error("/static/{}: {}", rel, std::strerror(-e));
+    return Response::error(500, "cannot open the file");
+  }
   r.content_type = content_type_for(rel);
   return r;
 }

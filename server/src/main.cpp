@@ -96,9 +96,17 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(256, 64 << 20))->capture_default_str();
   app.add_option("--max-body-bytes", cfg.limits.max_body_bytes, "request body; more get 413")
       ->check(CLI::Range(0, 1 << 30))->capture_default_str();
-  add_duration(app, "--header-timeout", cfg.header_timeout, "time to send a request's headers, from accept or its first byte; then 408");
-  add_duration(app, "--idle-timeout", cfg.idle_timeout, "keep-alive wait for the next request (then close) and for each body read (then 408)");
-  add_duration(app, "--write-timeout", cfg.write_timeout, "time to write one response; then close");
+  add_duration(app, "--header-timeout", cfg.header_timeout,
+               "one deadline for a request's line and headers, from accept (first request) or its first byte "
+               "(later ones), in every mode; then 408 and close");
+  add_duration(app, "--body-timeout", cfg.body_timeout,
+               "one deadline for the whole request body, from the end of its headers (like Go's ReadTimeout, not "
+               "per read: a client trickling bytes cannot extend it); then 408 and close");
+  add_duration(app, "--idle-timeout", cfg.idle_timeout,
+               "keep-alive wait for the first byte of the next request; then close without a word");
+  add_duration(app, "--write-timeout", cfg.write_timeout,
+               "longest a response write may make no progress (the client takes no byte), like nginx's "
+               "send_timeout: a slow reader that keeps reading gets the whole response; then close");
   add_duration(app, "--shutdown-timeout", cfg.shutdown_timeout,
                "on SIGINT/SIGTERM, time for in-flight requests before connections are closed by force");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off")
@@ -135,10 +143,10 @@ int main(int argc, char** argv) {
   }
   spdlog::info(
       "goro listening on {}:{} mode={} {} max_conns={} max_header_bytes={} max_body_bytes={} "
-      "header_timeout={}ms idle_timeout={}ms write_timeout={}ms shutdown_timeout={}ms root={}",
+      "header_timeout={}ms body_timeout={}ms idle_timeout={}ms write_timeout={}ms shutdown_timeout={}ms root={}",
       cfg.bind, server->port(), to_string(cfg.mode), server->mode_detail(), cfg.max_conns,
-      cfg.limits.max_header_bytes, cfg.limits.max_body_bytes, cfg.header_timeout.count(), cfg.idle_timeout.count(),
-      cfg.write_timeout.count(), cfg.shutdown_timeout.count(), cfg.root);
+      cfg.limits.max_header_bytes, cfg.limits.max_body_bytes, cfg.header_timeout.count(), cfg.body_timeout.count(),
+      cfg.idle_timeout.count(), cfg.write_timeout.count(), cfg.shutdown_timeout.count(), cfg.root);
   spdlog::default_logger()->flush();
 
   std::thread([&server, sigs] {

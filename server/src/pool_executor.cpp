@@ -39,7 +39,7 @@ class PoolExecutor final : public Executor {
 
   void start(std::unique_ptr<netpoll::Conn> c) override {
     std::lock_guard lk(mu_);
-    queue_.push_back(std::move(c));
+    queue_.push_back({std::move(c), netpoll::Clock::now()});
     update_starved();
     work_.notify_one();
   }
@@ -65,7 +65,7 @@ class PoolExecutor final : public Executor {
   // emptied the registry, so the queue is empty too).
   void work() {
     for (;;) {
-      std::unique_ptr<netpoll::Conn> c;
+      Queued q;
       {
         std::unique_lock lk(mu_);
         ++idle_;
@@ -73,11 +73,14 @@ class PoolExecutor final : public Executor {
         work_.wait(lk, [&] { return !queue_.empty() || stop_; });
         --idle_;
         if (queue_.empty()) return update_starved();
-        c = std::move(queue_.front());
+        q = std::move(queue_.front());
         queue_.pop_front();
         update_starved();
       }
-      serve_and_release(env_, deps_.conns, std::move(c));
+      // The header deadline runs from accept, not from here: time spent in
+      // the queue counts (the kernel buffers what the client sends), so a
+      // slowloris gets no more time when the pool is busy.
+      serve_and_release(env_, deps_.conns, std::move(q.conn), q.accepted);
     }
   }
 
@@ -89,7 +92,11 @@ class PoolExecutor final : public Executor {
   ConnEnv env_;  // deps_.env plus starved_
   std::mutex mu_;
   std::condition_variable work_;  // queue_ grew, or stop_
-  std::deque<std::unique_ptr<netpoll::Conn>> queue_;
+  struct Queued {
+    std::unique_ptr<netpoll::Conn> conn;
+    netpoll::Clock::time_point accepted;
+  };
+  std::deque<Queued> queue_;
   size_t idle_ = 0;  // workers waiting on work_
   std::atomic<size_t> starved_{0};
   bool stop_ = false;

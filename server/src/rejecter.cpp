@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <system_error>
 
 #include "goro/http/response.hpp"
 
@@ -20,23 +21,44 @@ using namespace std::chrono_literals;
 constexpr auto kRejectLinger = 1s;
 constexpr size_t kMaxLingering = 4096;
 
-}  // namespace
-
-void Rejecter::reject(netpoll::Conn& c) {
-  metrics_.rejected.fetch_add(1, std::memory_order_relaxed);
-  // Sent without reading the request.  Never block the acceptor: the 503
-  // fits in an empty socket buffer.
-  Response r = Response::error(503, "too many connections");
+// Writes a 503 with Retry-After and shuts the write side.  Never blocks the
+// acceptor: the 503 fits in an empty socket buffer.
+void send_503(netpoll::Conn& c, std::string_view why) {
+  Response r = Response::error(503, why);
   r.headers.push_back({"Retry-After", "1"});
   fmt::memory_buffer out;
   write_head(out, r, /*keep_alive=*/false);
   out.append(r.body);
   c.write_all({out.data(), out.size()}, netpoll::Clock::now());
   ::shutdown(c.fd(), SHUT_WR);
+}
+
+}  // namespace
+
+void Rejecter::reject(netpoll::Conn& c) {
+  metrics_.rejected.fetch_add(1, std::memory_order_relaxed);
+  send_503(c, "too many connections");  // without reading the request
   std::lock_guard lk(mu_);
   if (lingering_.size() >= kMaxLingering) return c.close();
   lingering_.push_back({std::move(c), netpoll::Clock::now() + kRejectLinger});
-  if (!thread_.joinable()) thread_ = std::thread([this] { linger_loop(); });
+  if (thread_.joinable()) return;
+  try {
+    thread_ = std::thread([this] { linger_loop(); });
+  } catch (const std::system_error&) {
+    // Out of threads (thread mode rejects for exactly that): the 503 is
+    // written; close now rather than let the exception end the accept loop.
+    lingering_.pop_back();
+  }
+}
+
+void Rejecter::refuse_now(netpoll::Conn& c, std::string_view why) {
+  metrics_.rejected.fetch_add(1, std::memory_order_relaxed);
+  char sink[4096];
+  // recv itself, not Conn::read: on EAGAIN that would wait (park), however briefly.
+  for (int i = 0; i < 16 && ::recv(c.fd(), sink, sizeof sink, MSG_DONTWAIT) > 0; ++i) {
+  }
+  send_503(c, why);
+  c.close();
 }
 
 void Rejecter::stop() {

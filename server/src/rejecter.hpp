@@ -14,6 +14,7 @@
 #pragma once
 
 #include <mutex>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -33,6 +34,13 @@ class Rejecter {
   // Answers 503 and takes the socket.  Never blocks: the 503 fits in an
   // empty socket buffer.  Any thread (the accept loop, goroutine or not).
   void reject(netpoll::Conn& c);
+
+  // Answers 503 (saying `why`) and closes at once, without lingering: for
+  // when descriptors ran out, and holding one for a second is what the
+  // server cannot afford.  Reads what the client has already sent first, so
+  // that the close sends no RST over it in the usual case (the request
+  // arrived before the accept).  Never blocks.
+  void refuse_now(netpoll::Conn& c, std::string_view why);
 
   // Waits for the sockets still lingering (at most kRejectLinger) and ends
   // the thread.  Idempotent; not on a goroutine worker.

@@ -13,6 +13,7 @@
 #include "goro/http/server.hpp"
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -122,17 +123,35 @@ bool Server::serve() {
 // called serve().  Returns once shutdown begins.
 void Server::State::accept_loop() {
   auto last_emfile_log = netpoll::Clock::now() - 1h;
+  // A descriptor held in reserve for running out of them: without it a
+  // client would wait in the backlog, unanswered, until one frees up.
+  int reserve = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   for (;;) {
     netpoll::Conn conn;
     int e = listener.accept(conn, &draining);
     if (e == -ECANCELED) break;
     if (e == -EMFILE || e == -ENFILE || e == -ENOBUFS || e == -ENOMEM) {
-      // Out of descriptors: back off briefly as Go's net/http does, and say
-      // so at most once a second.
+      // Out of descriptors (or kernel memory): say so at most once a second.
       if (netpoll::Clock::now() - last_emfile_log > 1s) {
-        spdlog::warn("accept: {}; retrying (raise ulimit -n or lower --max-conns)", std::strerror(-e));
+        spdlog::warn("accept: {}; answering 503 while it lasts (raise ulimit -n or lower --max-conns)",
+                     std::strerror(-e));
         last_emfile_log = netpoll::Clock::now();
       }
+      // Give the reserve up to accept the waiting client and tell it 503
+      // (as libuv and nginx-style servers do), then take it back.  The
+      // client gets an answer instead of a hang; nothing else holds it.
+      if ((e == -EMFILE || e == -ENFILE) && reserve >= 0) {
+        ::close(reserve);
+        int fd = ::accept4(listener.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+          netpoll::Conn refused(fd);
+          metrics.accepted.fetch_add(1, std::memory_order_relaxed);
+          rejecter.refuse_now(refused, "out of file descriptors");
+        }
+        reserve = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+      }
+      // Then back off briefly as Go's net/http does: a descriptor may free
+      // up, and a loop of failing accepts would take a core.
       goro::sleep_for(10ms);
       continue;
     }
@@ -150,6 +169,7 @@ void Server::State::accept_loop() {
     conns.track(c.get());
     executor->start(std::move(c));
   }
+  if (reserve >= 0) ::close(reserve);
 }
 
 // After the accept loop, on an OS thread (it blocks on the registry).

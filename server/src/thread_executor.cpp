@@ -26,9 +26,10 @@ class ThreadExecutor final : public Executor {
 
   void start(std::unique_ptr<netpoll::Conn> c) override {
     netpoll::Conn* raw = c.release();  // the thread owns it once it starts
+    auto accepted = netpoll::Clock::now();
     try {
-      std::thread([this, raw] {
-        serve_and_release(deps_.env, deps_.conns, std::unique_ptr<netpoll::Conn>(raw));
+      std::thread([this, raw, accepted] {
+        serve_and_release(deps_.env, deps_.conns, std::unique_ptr<netpoll::Conn>(raw), accepted);
       }).detach();
     } catch (const std::system_error& err) {
       // The thread limit (or memory for its stack) ran out: this is the

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -139,6 +140,30 @@ int count_non_main(const std::string& dump, std::string_view reason) {
     pos = end + 1;
   }
   return n;
+}
+
+// A socket connected to 127.0.0.1:port with SO_RCVBUF set first (before
+// connect, so the window is small from the start); blocking.
+int connect_with_rcvbuf(int port, int rcvbuf) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  REQUIRE(::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) == 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  return fd;
+}
+
+// Connections the server has open ("active" in /debug/vars), not counting
+// the one asking.
+long active_connections(int port) {
+  auto r = get(port, "/debug/vars");
+  if (!r || r->status != 200) return -1;
+  auto at = r->body.find("\"active\": ");
+  if (at == std::string::npos) return -1;
+  return std::stol(r->body.substr(at + 10)) - 1;
 }
 
 }  // namespace
@@ -421,6 +446,187 @@ TEST_CASE("an idle keep-alive connection is closed after --idle-timeout") {
   ServerProcess srv2({"--header-timeout", "300ms"});
   Client silent(srv2.port());
   CHECK(silent.wait_closed(5s));
+}
+
+TEST_CASE("a body trickled slower than --body-timeout gets 408, however often a byte arrives") {
+  // Each byte comes well within --idle-timeout (the old per-read timeout,
+  // which the trickle kept resetting), but the whole body cannot arrive
+  // within --body-timeout.
+  ServerProcess srv({"--body-timeout", "1s", "--idle-timeout", "30s"});
+  Client slow(srv.port());
+  const std::string body = "hello world!";
+  // Taken before sending: the server may read the headers (and start its
+  // clock) before send() has even returned here.
+  auto headers_sent = std::chrono::steady_clock::now();
+  REQUIRE(slow.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n"));
+  std::optional<HttpResponse> r;
+  // A byte every 400 ms: 4.8 s for the body, against a 1 s deadline.  The
+  // wait for a response is the pacing.
+  for (size_t i = 0; i < body.size() && !r; ++i) {
+    if (!slow.send(body.substr(i, 1))) break;  // the server may close once it answered
+    r = slow.read_response(false, 400ms);
+  }
+  if (!r) r = slow.read_response(false, goro::test::kWaitLimit);  // bounds a failure only
+  REQUIRE(r);
+  CHECK(r->status == 408);
+  // The deadline starts once the server has read the headers, after we began sending them.
+  CHECK(std::chrono::steady_clock::now() - headers_sent >= 1s);
+  CHECK(slow.wait_closed());
+  // A body sent at once is unaffected.
+  auto ok = fetch(srv.port(), req("POST", "/echo", "", body));
+  REQUIRE(ok);
+  CHECK(ok->body == body);
+}
+
+TEST_CASE("the header deadline runs once from accept, in every mode (never a second one at the first byte)") {
+  // The first bytes arrive after 80% of --header-timeout and the rest
+  // 1.2 s after the deadline: a server that started a second header
+  // timeout at the first byte (goroutine mode did, after its parked wait)
+  // would take them and answer 200.  1.2 s either side of the deadlines
+  // (3 s from accept, 5.4 s with a second one) keeps either outcome clear on
+  // a loaded machine.
+  //
+  // Pool mode with one thread: a /sleep request holds it for 2 s, so our
+  // connection waits in the queue first (the old pool clock started when a
+  // thread took it).  The other modes ignore --threads and serve both at once.
+  ServerProcess srv({"--header-timeout", "3s", "--threads", "1"});
+  Client sleeper(srv.port());
+  REQUIRE(sleeper.send(req("GET", "/sleep?ms=2000")));
+  auto connected = std::chrono::steady_clock::now();
+  Client c(srv.port());  // accepted after the sleeper: queued behind it in pool mode
+  auto early = c.read_response(false, 2400ms);  // the pause is the stimulus
+  CHECK_FALSE(early);
+  REQUIRE(c.send("GET / HTTP/1.1\r\n"));
+  auto r = c.read_response(false, 1800ms);
+  if (!r) {
+    c.send("Host: t\r\n\r\n");  // may fail: the server closed after its 408
+    r = c.read_response(false, goro::test::kWaitLimit);  // bounds a failure only
+  }
+  REQUIRE(r);
+  CHECK(r->status == 408);
+  CHECK(std::chrono::steady_clock::now() - connected >= 3s);
+  CHECK(c.wait_closed());
+  auto slept = sleeper.read_response();
+  REQUIRE(slept);
+  CHECK(slept->status == 200);
+}
+
+TEST_CASE("--write-timeout measures progress: a slow steady reader gets a large file whole") {
+  StaticRoot dir;
+  // Far more than the socket buffers on both sides can hold (loopback
+  // autotuning lets the server's send buffer grow to 4 MiB) plus what the
+  // reader takes within --write-timeout (~5 MB/s): the server is still
+  // writing long after --write-timeout.
+  constexpr size_t kSize = 24 << 20;
+  std::string content(kSize, '\0');
+  for (size_t i = 0; i < kSize; ++i) content[i] = static_cast<char>((i * 2654435761u) >> 13);
+  std::ofstream(dir.root / "big.bin", std::ios::binary).write(content.data(), static_cast<std::streamsize>(kSize));
+  ServerProcess srv({"--root", dir.root.string(), "--write-timeout", "2s"});
+  int fd = connect_with_rcvbuf(srv.port(), 128 << 10);
+  std::string request = req("GET", "/static/big.bin", "Connection: close\r\n");
+  REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size()));
+  // 256 KiB, then a 50 ms pause, until EOF: 96 pauses (4.8 s, over twice
+  // --write-timeout).  The server's writes wait for a third of its send
+  // buffer to drain (the kernel's POLLOUT rule), ~0.3 s at this pace: far
+  // from 2 s even on a loaded machine.
+  auto start = std::chrono::steady_clock::now();
+  std::string got;
+  std::vector<char> buf(256 << 10);
+  for (bool eof = false; !eof;) {
+    size_t step = 0;
+    while (step < buf.size()) {
+      ssize_t n = ::recv(fd, buf.data() + step, buf.size() - step, 0);
+      if (n <= 0) {
+        eof = true;
+        break;
+      }
+      step += static_cast<size_t>(n);
+    }
+    got.append(buf.data(), step);
+    if (!eof) std::this_thread::sleep_for(50ms);  // the slow reader: the stimulus
+  }
+  ::close(fd);
+  CHECK(std::chrono::steady_clock::now() - start > 4s);
+  auto head_end = got.find("\r\n\r\n");
+  REQUIRE(head_end != std::string::npos);
+  CHECK(got.starts_with("HTTP/1.1 200 "));
+  CHECK(got.size() - head_end - 4 == kSize);
+  CHECK(got.compare(head_end + 4, std::string::npos, content) == 0);  // byte-exact
+}
+
+TEST_CASE("--write-timeout: a reader that stops reading is closed after it") {
+  StaticRoot dir;
+  constexpr size_t kSize = 16 << 20;
+  std::ofstream(dir.root / "big.bin", std::ios::binary) << std::string(kSize, 'x');
+  ServerProcess srv({"--root", dir.root.string(), "--write-timeout", "1s"});
+  int fd = connect_with_rcvbuf(srv.port(), 64 << 10);
+  // Connection: close, so that if the server never gives up, reading on
+  // below ends with the file instead of waiting for --idle-timeout.
+  std::string request = req("GET", "/static/big.bin", "Connection: close\r\n");
+  auto sent = std::chrono::steady_clock::now();
+  REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size()));
+  char first[64];
+  REQUIRE(::recv(fd, first, sizeof first, 0) > 0);  // the response began; now read nothing
+  // The server gives up on it: no connection left but our /debug/vars ones.
+  goro::test::thread_wait_until([&] { return active_connections(srv.port()) == 0; },
+                                "the stalled connection closed");
+  // Its writes started after the request was sent: no stall timer can have
+  // fired sooner.
+  CHECK(std::chrono::steady_clock::now() - sent >= 1s);
+  // What the client finally reads is a truncated response, then EOF.
+  size_t total = 0;
+  char buf[65536];
+  ssize_t n;
+  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) total += static_cast<size_t>(n);
+  CHECK(total < kSize);
+  ::close(fd);
+  CHECK(get(srv.port(), "/")->status == 200);
+}
+
+TEST_CASE("out of file descriptors: /static and new connections get 503 with Retry-After, then recover") {
+  StaticRoot dir;
+  // A low RLIMIT_NOFILE, and connections held until the server has every
+  // descriptor it may open: the next open(2) fails with EMFILE.
+  constexpr int kMaxFds = 64;
+  ServerProcess srv({"--root", dir.root.string(), "--procs", "2"}, kMaxFds);
+  std::vector<std::unique_ptr<Client>> held;
+  while (srv.open_fds(kMaxFds) < kMaxFds) {
+    REQUIRE(srv.open_fds(kMaxFds) > 0);
+    REQUIRE(held.size() < 2 * kMaxFds);
+    auto c = std::make_unique<Client>(srv.port());
+    REQUIRE(c->send(req("GET", "/")));
+    auto r = c->read_response();  // served: its descriptor is open
+    REQUIRE(r);
+    REQUIRE(r->status == 200);
+    held.push_back(std::move(c));
+  }
+  // A file the server would serve, but it cannot open it: not a 404.
+  REQUIRE(held.front()->send(req("GET", "/static/hello.txt")));
+  auto r = held.front()->read_response();
+  REQUIRE(r);
+  CHECK(r->status == 503);
+  CHECK(r->header("Retry-After") != nullptr);
+  CHECK(r->body.find("file descriptors") != std::string::npos);
+  CHECK(srv.wait_log("/static: "));  // the server says why
+  // A new connection cannot be served either: told so, not left waiting.
+  {
+    Client c(srv.port());
+    c.send(req("GET", "/"));
+    auto refused = c.read_response();
+    REQUIRE(refused);
+    CHECK(refused->status == 503);
+    CHECK(refused->header("Retry-After") != nullptr);
+    CHECK(c.wait_closed());
+  }
+  // Descriptors back: the same file is served.
+  held.clear();
+  std::optional<HttpResponse> ok;
+  goro::test::thread_wait_until([&] {
+    ok = get(srv.port(), "/static/hello.txt");
+    return ok && ok->status == 200;
+  }, "/static served again once descriptors were freed");
+  REQUIRE(ok);
+  CHECK(ok->body == "hello static\n");
 }
 
 TEST_CASE("over --max-conns a connection gets 503; the others are unharmed") {

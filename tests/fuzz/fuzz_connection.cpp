@@ -74,6 +74,7 @@ struct Fixture {
   Fixture() {
     config.limits = kLimits;
     config.header_timeout = 50ms;
+    config.body_timeout = 50ms;
     config.idle_timeout = 50ms;
     config.write_timeout = 50ms;
     // Cheap handlers only: the fuzzer must not sleep.  serve_connection

@@ -486,6 +486,57 @@ TEST_CASE("write_all survives short writes and EAGAIN into a small socket buffer
   }
 }
 
+TEST_CASE("write_all with a stall timeout: a slow reader gets everything, a stopped one times out") {
+  for (PollerKind kind : backends()) {
+    CAPTURE(goro::netpoll::to_string(kind));
+    run_on(kind, 2, [] {
+      int sv[2];
+      REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
+      Conn a(sv[0]), b(sv[1]);
+      int small = 4096;
+      ::setsockopt(a.fd(), SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+      // The reader takes 8 KiB every 20 ms: the whole write lasts ~1.6 s,
+      // four times the 400 ms stall limit, but no gap comes near it.  A
+      // deadline for the whole write (the old semantics) fails this.
+      constexpr size_t kTotal = 640 << 10;
+      constexpr auto kStall = 400ms;
+      std::string payload(kTotal, '\0');
+      for (size_t i = 0; i < kTotal; ++i) payload[i] = static_cast<char>(i * 13 + i / 977);
+      int wrote = 1;
+      goro::WaitGroup wg;
+      wg.add(1);
+      auto start = goro::netpoll::Clock::now();
+      goro::go([&, &a = a] {
+        wrote = a.write_all(payload, goro::netpoll::kNoDeadline, kStall);
+        wg.done();
+      });
+      std::string got;
+      char buf[8192];
+      while (got.size() < kTotal) {
+        ssize_t n = b.read(buf, goro::netpoll::deadline_in(60s));
+        if (n <= 0) break;
+        got.append(buf, static_cast<size_t>(n));
+        goro::sleep_for(20ms);  // the pacing is the stimulus, not synchronization
+      }
+      wg.wait();
+      CHECK(wrote == 0);
+      CHECK(goro::netpoll::Clock::now() - start > 2 * kStall);
+      CHECK(got == payload);
+
+      // Now the reader stops: the write gives up after the stall limit,
+      // never before it, and a whole-call deadline still applies.
+      auto stop = goro::netpoll::Clock::now();
+      CHECK(a.write_all(payload, goro::netpoll::kNoDeadline, 100ms) == -ETIMEDOUT);
+      CHECK(goro::netpoll::Clock::now() - stop >= 100ms);
+      stop = goro::netpoll::Clock::now();
+      CHECK(a.write_all(payload, stop + 50ms, 10s) == -ETIMEDOUT);
+      auto took = goro::netpoll::Clock::now() - stop;
+      CHECK(took >= 50ms);
+      CHECK(took < 10s);
+    });
+  }
+}
+
 TEST_CASE("a goroutine parked on I/O shows as IO wait in the dump") {
   for (PollerKind kind : backends()) {
     CAPTURE(goro::netpoll::to_string(kind));

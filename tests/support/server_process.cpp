@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <regex>
 #include <stdexcept>
 
@@ -24,7 +26,7 @@ std::string test_mode() {
   return m && *m ? m : "thread";
 }
 
-ServerProcess::ServerProcess(std::vector<std::string> args) {
+ServerProcess::ServerProcess(std::vector<std::string> args, int max_fds) {
   std::vector<std::string> argv_s = {GORO_BINARY, "--mode=" + test_mode(), "--bind", "127.0.0.1", "--port", "0",
                                      "--log-level", "info"};
   // GORO_TEST_ARGS: extra flags for every server of this run, e.g.
@@ -48,6 +50,13 @@ ServerProcess::ServerProcess(std::vector<std::string> args) {
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
     ::dup2(pipefd[1], STDERR_FILENO);
+    if (max_fds > 0) {
+      rlimit rl{static_cast<rlim_t>(max_fds), static_cast<rlim_t>(max_fds)};
+      if (::setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        std::fprintf(stderr, "setrlimit(RLIMIT_NOFILE, %d): %s\n", max_fds, std::strerror(errno));
+        ::_exit(127);
+      }
+    }
     std::vector<char*> argv;
     for (auto& s : argv_s) argv.push_back(s.data());
     argv.push_back(nullptr);
@@ -122,6 +131,16 @@ int ServerProcess::wait(std::chrono::milliseconds timeout) {
   if (::waitpid(pid_, &status, 0) != pid_) return -1;
   exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return exit_code_;
+}
+
+int ServerProcess::open_fds(int below) const {
+  if (pid_ <= 0) return -1;
+  std::error_code ec;
+  int n = 0;
+  for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid_) + "/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+    if (std::stol(it->path().filename().string()) < below) ++n;
+  return ec ? -1 : n;
 }
 
 std::string ServerProcess::log() const {

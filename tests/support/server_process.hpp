@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <climits>
 #include <condition_variable>
 #include <mutex>
 #include <string>
@@ -24,12 +25,19 @@ class ServerProcess {
   // `args` are added after --mode/--bind/--port/--log-level.  Waits until
   // the log reports the port; throws, with the log, if the server exits
   // first or does not report it within 30 s (a bound on failure only).
-  explicit ServerProcess(std::vector<std::string> args = {});
+  // `max_fds` > 0 sets the server's RLIMIT_NOFILE (soft and hard), to run
+  // it out of descriptors.
+  explicit ServerProcess(std::vector<std::string> args = {}, int max_fds = 0);
   ~ServerProcess();  // SIGKILL if it still runs
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
 
   int port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  // Descriptors the server has open now (/proc/<pid>/fd) numbered below
+  // `below`, or -1.  (Inherited descriptors may sit above a lowered
+  // RLIMIT_NOFILE; only those below it compete for new ones.)
+  int open_fds(int below = INT_MAX) const;
   void signal(int sig);
   // Waits for exit (a pidfd, no polling); returns the exit code, 128+signal
   // if killed, or -1 on timeout.

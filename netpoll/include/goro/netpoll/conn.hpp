@@ -102,6 +102,14 @@ class Conn {
   int write_all(std::span<const iovec> bufs, Deadline d);
   int write_all(std::string_view s, Deadline d);
 
+  // The same, but -ETIMEDOUT also once no byte could be sent for `stall`:
+  // every byte the kernel takes restarts that clock (nginx's send_timeout).
+  // A reader that is slow but keeps reading gets the whole response however
+  // long it takes; one that stops reading is given up after `stall`.  `d`
+  // still bounds the whole call (kNoDeadline for none).
+  int write_all(std::span<const iovec> bufs, Deadline d, Clock::duration stall);
+  int write_all(std::string_view s, Deadline d, Clock::duration stall);
+
   // Shuts both directions down; wakes a blocked owner.  Any thread.
   void shutdown();
 

@@ -3,7 +3,9 @@
 // Every blocking operation in goro::netpoll takes an absolute steady-clock
 // deadline rather than a relative timeout, so a loop of partial reads or
 // writes cannot stretch the total wait (a slowloris client trickling one byte
-// per second still hits the header deadline).
+// per second still hits the header deadline).  Conn::write_all can also
+// take a stall limit, measured from the last byte the kernel took: that one
+// is meant to restart with progress (a slow reader is not an attacker).
 #pragma once
 
 #include <chrono>

@@ -36,8 +36,16 @@ struct Config {
   // Connections served at once; one over gets 503.  Below `ulimit -n`.
   size_t max_conns = 10000;
   ParserLimits limits;
+  // Request line + headers, from accept (first request) or the request's
+  // first byte (later ones): one deadline, in every mode.
   std::chrono::milliseconds header_timeout{std::chrono::seconds(10)};
+  // The whole body, from the end of the headers: one deadline, so a client
+  // trickling bytes cannot hold a connection (or a thread) past it.
+  std::chrono::milliseconds body_timeout{std::chrono::seconds(30)};
+  // Keep-alive wait for the next request's first byte.
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};
+  // Longest time a response write may make no progress (no byte taken by
+  // the kernel); a slow reader that keeps reading is never cut off.
   std::chrono::milliseconds write_timeout{std::chrono::seconds(30)};
   std::chrono::milliseconds shutdown_timeout{std::chrono::seconds(10)};
   std::string access_log;  // path, "-" for stdout, "" for none

@@ -4,12 +4,18 @@
 // is kept alive.  It blocks only through goro::netpoll::Conn, so the same code
 // runs on an OS thread (thread, pool) or a goroutine.
 //
-// Timeouts, all absolute deadlines (goro/netpoll/deadline.hpp):
-//   header  — from accept (first request) or the first byte (later ones)
-//             until the header block is complete: 408 and close;
-//   idle    — waiting for the next request on a kept-alive connection, and
-//             between body reads: close (408 if mid-body);
-//   write   — for each response: close.
+// Timeouts:
+//   header  — one absolute deadline from accept (first request, however
+//             long the connection waited in a poller or a queue) or the
+//             request's first byte (later ones) until the header block is
+//             complete: 408 and close;
+//   body    — one absolute deadline from the end of the headers for the
+//             whole body: 408 and close;
+//   idle    — waiting for the next request on a kept-alive connection:
+//             close without a word;
+//   write   — progress: a response write that the kernel takes no byte of
+//             for that long: close (a slow reader that keeps reading gets
+//             the whole response).
 #pragma once
 
 #include <atomic>
@@ -57,6 +63,9 @@ struct ServeOptions {
   // once.  `first` says whether no request has been served on it yet.
   bool resumed = false;
   bool first = true;
+  // When the connection was accepted: the first request's header deadline
+  // runs from here.  Default (epoch): from the call.
+  netpoll::Clock::time_point accepted{};
   // Bytes already read from the connection (the poller's read, goroutine
   // mode on io_uring), served before anything is read: buf holds exactly
   // `buffered` bytes.

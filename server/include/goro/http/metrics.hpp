@@ -10,7 +10,7 @@ namespace goro::http {
 
 struct Metrics {
   std::atomic<uint64_t> accepted{0};
-  std::atomic<uint64_t> rejected{0};  // over --max-conns: answered 503
+  std::atomic<uint64_t> rejected{0};  // over --max-conns or out of descriptors: answered 503
   std::atomic<int64_t> active{0};     // connections being served or queued
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> status_2xx{0}, status_3xx{0}, status_4xx{0}, status_5xx{0};
