@@ -302,6 +302,11 @@ CASES = [
          choice="deliberately stricter than RFC 9110 §5.6.1 (empty list elements are to be ignored): "
                 "nginx and Go reject it too, and a peer that does not read it as chunked would desync",
          why="stricter than §5.6.1 on purpose: an empty element in the framing header is refused"),
+    Case("9112 §6.3", "empty Transfer-Encoding: 400", post(b"Transfer-Encoding: \r\n", b""), 400,
+         why="a Transfer-Encoding whose final coding is not chunked: MUST 400 (an empty one is no exception)"),
+    Case("9112 §6.3", "empty Transfer-Encoding beside a Content-Length: 400",
+         post(b"Content-Length: 5\r\nTransfer-Encoding: \r\n", b"hello"), 400,
+         why="a TE field next to a Content-Length is the smuggling shape §6.3 closes, even when empty"),
     Case("9112 §6.1", "Transfer-Encoding in HTTP/1.0: faulty framing, 400",
          b"POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 400,
          choice="MUST treat the framing as faulty and close: goro answers 400",
