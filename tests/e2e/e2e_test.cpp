@@ -777,6 +777,25 @@ TEST_CASE("graceful shutdown finishes in-flight requests, closes idle ones, exit
   CHECK_THROWS(Client(srv.port()));  // no longer listening
 }
 
+// Pool mode with one thread: a is parked in the idle set (b took its
+// thread) when shutdown begins.  The drain must reach it — closed, not left
+// to the forced close after --shutdown-timeout — and the server exits 0 well
+// before that.  Holds in every mode.
+TEST_CASE("graceful shutdown closes a connection parked in the pool's idle set") {
+  ServerProcess srv({"--threads", "1", "--shutdown-timeout", "60s"});
+  Client a(srv.port());
+  REQUIRE(a.send(req("GET", "/")));
+  REQUIRE(a.read_response());
+  Client b(srv.port());
+  REQUIRE(b.send(req("GET", "/")));
+  REQUIRE(b.read_response(false, 30s));  // a has left the thread for the idle set
+  srv.signal(SIGTERM);
+  CHECK(a.wait_closed(30s));
+  CHECK(b.wait_closed(30s));
+  CHECK(srv.wait(30s) == 0);
+  CHECK(srv.log().find("by force") == std::string::npos);
+}
+
 TEST_CASE("shutdown closes connections by force after --shutdown-timeout") {
   ServerProcess srv({"--shutdown-timeout", "200ms"});
   Client c(srv.port());
