@@ -28,8 +28,9 @@ constexpr size_t kFileChunkBytes = 64 * 1024;
 constexpr auto kLingerTime = 1s;
 
 // Pool mode: how often an idle kept-alive connection checks whether queued
-// connections wait for its thread.  50 ms bounds their extra wait; 64 idle
-// threads waking 20 times a second cost nothing measurable.
+// connections wait for its thread (then it moves to the pool's idle set).
+// 50 ms bounds their extra wait; 64 idle threads waking 20 times a second
+// cost nothing measurable.
 constexpr auto kStarvedCheck = 50ms;
 
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -85,7 +86,10 @@ void fail(netpoll::Conn& conn, const ConnEnv& env, int status, std::string_view 
 // Waits for the first byte of a request.  In pool mode a kept-alive
 // connection (`yield` after its first request) must not hold a thread while
 // accepted connections queue for one, so the wait looks at the queue every
-// kStarvedCheck and gives up (-EAGAIN).
+// kStarvedCheck and gives up (-EAGAIN): the caller hands the connection to
+// the pool's idle set, which queues it again once readable.  Looking at the
+// queue before the socket is deliberate: a request that already arrived is
+// seen by the idle set at once, and the queued connections go first.
 int wait_for_request(netpoll::Conn& conn, const ConnEnv& env, netpoll::Deadline d, bool yield) {
   if (env.draining.fired()) return -ECANCELED;
   if (!env.starved || !yield) return conn.wait_readable(d, &env.draining);
@@ -120,6 +124,7 @@ ConnEnd serve(netpoll::Conn& conn, const ConnEnv& env, ServeOptions& opts, bool&
       (opts.accepted == netpoll::Clock::time_point{} ? netpoll::Clock::now() : opts.accepted) + cfg.header_timeout;
   bool first = opts.first;
   bool known_readable = opts.resumed && end == 0;
+  netpoll::Clock::time_point ready_at = opts.ready_at;
   std::string peer;
 
   for (;;) {
@@ -129,8 +134,14 @@ ConnEnd serve(netpoll::Conn& conn, const ConnEnv& env, ServeOptions& opts, bool&
       buf.reset();
       cap = 0;
       if (opts.detach_when_idle && !env.draining.fired()) return ConnEnd::idle;
-      int r = wait_for_request(conn, env, first ? first_deadline : netpoll::deadline_in(cfg.idle_timeout), !first);
-      if (r == -EAGAIN) return ConnEnd::closed;  // pool: a queued connection needs this thread
+      netpoll::Deadline wait_until = first ? first_deadline : netpoll::deadline_in(cfg.idle_timeout);
+      int r = wait_for_request(conn, env, wait_until, !first);
+      if (r == -EAGAIN) {
+        // Pool: a queued connection needs this thread.  The idle set keeps
+        // this one's idle deadline, not a fresh one.
+        if (opts.idle_until) *opts.idle_until = wait_until;
+        return ConnEnd::idle;
+      }
       if (r == -ECANCELED && !conn.readable_now()) return ConnEnd::closed;  // shutting down, nothing sent
       if (r == -ETIMEDOUT) {
         env.metrics.timeouts.fetch_add(1, std::memory_order_relaxed);
@@ -138,8 +149,12 @@ ConnEnd serve(netpoll::Conn& conn, const ConnEnv& env, ServeOptions& opts, bool&
       }
       if (r < 0 && r != -ECANCELED) return ConnEnd::closed;
     }
-    // Later requests: the header deadline runs from their first byte.
-    netpoll::Deadline header_deadline = first ? first_deadline : netpoll::deadline_in(cfg.header_timeout);
+    // Later requests: the header deadline runs from their first byte (as
+    // the pool's idle set saw it, when it queued this connection).
+    auto since = std::exchange(ready_at, netpoll::Clock::time_point{});
+    netpoll::Deadline header_deadline =
+        first ? first_deadline
+              : (since == netpoll::Clock::time_point{} ? netpoll::Clock::now() : since) + cfg.header_timeout;
     // Set once the headers are complete: the whole body must arrive by it.
     // One deadline rather than one per read, which a client trickling a
     // byte per read could extend forever.
@@ -215,8 +230,9 @@ ConnEnd serve(netpoll::Conn& conn, const ConnEnv& env, ServeOptions& opts, bool&
     }
 
     // 4. Answer, and decide whether to keep the connection.
-    bool keep = req.keep_alive && !resp.close && !env.draining.fired() &&
-                !(env.starved && env.starved->load(std::memory_order_relaxed) > 0);
+    // Starved pool threads are no reason to close: the connection moves to
+    // the idle set instead (see wait_for_request).
+    bool keep = req.keep_alive && !resp.close && !env.draining.fired();
     can_answer = false;
     int w = write_response(conn, resp, keep, req.method == "HEAD", cfg.write_timeout,
                            /*http10=*/req.version_minor == 0);

@@ -3,7 +3,7 @@
 real third-party HTTP clients from Debian, one server mode per CTest entry.
 
     ctest --test-dir build -R clients --output-on-failure
-    python3 tests/clients/clients_test.py --goro build/goro --mode pool -- --threads=128
+    python3 tests/clients/clients_test.py --goro build/goro --mode pool -- --threads=2
 
 What it checks, each from the client's own report (counts parsed from its output,
 not only its exit status):
@@ -37,7 +37,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 SKIP = 77
@@ -97,26 +96,6 @@ class Server:
             self.proc.kill()
             self.proc.wait()
         self.reader.join(timeout=5)
-
-
-def wait_pool_idle(pid, threads):
-    """Pool mode counts a worker as idle only once it waits for work; until then a
-    queued connection counts as starved and its response closes the connection (the
-    pool's rule), which ab's keep-alive count would show (it did under ASan, where
-    128 threads take a while to start).  So wait until `threads` of the server's
-    threads sleep in a futex wait (a pool worker waiting for work): a condition read
-    from /proc, bounded at 30 s.  Returns a line for the log."""
-    t0 = time.monotonic()
-    waiting = 0
-    while time.monotonic() - t0 < 30:
-        try:
-            waiting = sum("futex" in Path(t, "wchan").read_text() for t in Path(f"/proc/{pid}/task").iterdir())
-        except OSError:
-            return "(/proc unreadable: not waiting for the pool's threads)"
-        if waiting >= threads:
-            return f"{waiting} threads waiting for work after {time.monotonic() - t0:.2f} s"
-        time.sleep(0.01)
-    return f"only {waiting} of {threads} pool threads waiting for work after 30 s; going on"
 
 
 class Results:
@@ -359,9 +338,6 @@ def main():
             started = next((l for l in server.text().splitlines() if "listening on" in l), "")
             print(started, flush=True)  # the mode and its detail (poller, threads)
             base = f"http://127.0.0.1:{server.port}"
-            if a.mode == "pool":
-                m = re.search(r"threads=(\d+)", started)
-                print("pool: " + wait_pool_idle(server.proc.pid, int(m.group(1)) if m else 64), flush=True)
 
             if have["ab"]:
                 check_ab(res, base, n, 100)

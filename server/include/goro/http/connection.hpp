@@ -42,17 +42,18 @@ struct ConnEnv {
   const netpoll::Interrupt& draining;
   AccessLog* access_log = nullptr;
   // Pool mode: queued connections that no idle thread is about to take.
-  // While any starve, a response closes its connection instead of keeping it
-  // (Tomcat's BIO connector did the same), and a connection idle between
-  // requests gives its thread up, so a fixed pool cannot be held forever by
-  // kept-alive clients.
+  // While any starve, a kept-alive connection with no request buffered gives
+  // its thread up (serve_connection returns ConnEnd::idle) and the pool
+  // watches it in its idle set, so a fixed pool cannot be held by idle
+  // kept-alive clients — and none is closed under a client's feet.
   const std::atomic<size_t>* starved = nullptr;
 };
 
 enum class ConnEnd {
   closed,  // done: the caller closes the connection
   idle,    // waiting for the next request: the caller parks it without a
-           // goroutine (Conn::when_readable) and calls again when readable
+           // goroutine (Conn::when_readable) or thread (the pool's idle set)
+           // and calls again, with `resumed`, when it is readable
 };
 
 struct ServeOptions {
@@ -71,6 +72,14 @@ struct ServeOptions {
   // `buffered` bytes.
   std::unique_ptr<char[]> buf;
   size_t buffered = 0;
+  // Pool mode, resumed: when the idle set saw the connection readable.  The
+  // header deadline of the request that made it readable runs from here, so
+  // its wait in the queue counts (as the first request's does from
+  // `accepted`).  Default (epoch): from the call.
+  netpoll::Clock::time_point ready_at{};
+  // Pool mode: where ConnEnd::idle stores the end of the idle wait it gave
+  // up (--idle-timeout from its last response), for the idle set to keep.
+  netpoll::Deadline* idle_until = nullptr;
 };
 
 // Serves `conn` until it closes, fails, times out, or (with
