@@ -15,6 +15,7 @@
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <thread>
 
 #include "goro/http/server.hpp"
@@ -48,6 +49,13 @@ void add_duration(CLI::App& app, const std::string& name, std::chrono::milliseco
          help + " (default " + std::to_string(target.count()) + "ms)")
       ->type_name("DURATION");
 }
+
+// The server the signal thread shuts down.  main clears it, under the lock,
+// before the server is destroyed: a signal handled while serve() returns
+// must not reach a freed Server (ASan caught the signal thread still inside
+// shutdown() as main freed it).  Globals, so a late signal finds them alive.
+std::mutex g_signal_mu;
+goro::http::Server* g_server = nullptr;  // guarded by g_signal_mu
 
 }  // namespace
 
@@ -149,18 +157,33 @@ int main(int argc, char** argv) {
       cfg.idle_timeout.count(), cfg.write_timeout.count(), cfg.shutdown_timeout.count(), cfg.root);
   spdlog::default_logger()->flush();
 
-  std::thread([&server, sigs] {
+  {
+    std::lock_guard lk(g_signal_mu);
+    g_server = server.get();
+  }
+  std::thread([sigs] {
     int sig = 0;
     sigwait(&sigs, &sig);
-    spdlog::info("{}: shutting down gracefully (again to exit at once)", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    server->shutdown();
+    {
+      std::lock_guard lk(g_signal_mu);
+      if (!g_server) return;  // serve() has returned: main is on its way out
+      spdlog::info("{}: shutting down gracefully (again to exit at once)", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      g_server->shutdown();
+    }
     sigwait(&sigs, &sig);
-    spdlog::warn("second signal: exiting now");
-    spdlog::default_logger()->flush();
+    std::lock_guard lk(g_signal_mu);
+    if (g_server) {  // else main is exiting and may have destroyed the logger
+      spdlog::warn("second signal: exiting now");
+      spdlog::default_logger()->flush();
+    }
     std::_Exit(1);
   }).detach();
 
   bool graceful = server->serve();
+  {
+    std::lock_guard lk(g_signal_mu);
+    g_server = nullptr;
+  }
   spdlog::info("goro stopped ({})", graceful ? "all connections finished" : "some connections closed by force");
   spdlog::default_logger()->flush();
   // Threads still inside a handler after a forced close must not run into

@@ -792,7 +792,9 @@ TEST_CASE("graceful shutdown closes a connection parked in the pool's idle set")
   srv.signal(SIGTERM);
   CHECK(a.wait_closed(30s));
   CHECK(b.wait_closed(30s));
-  CHECK(srv.wait(30s) == 0);
+  int code = srv.wait(30s);
+  if (code != 0) MESSAGE("server log:\n" << srv.log());
+  CHECK(code == 0);
   CHECK(srv.log().find("by force") == std::string::npos);
 }
 
