@@ -64,6 +64,7 @@ Stack stack_new();
 void stack_free(Stack& s) noexcept;
 void stack_release_pages(Stack& s) noexcept;
 std::size_t stack_size() noexcept;
+std::size_t stacks_mapped() noexcept;  // stats().stacks
 
 // libstdc++'s per-thread exception state (__cxa_eh_globals): caught-exception
 // stack and uncaught count.  It travels with the goroutine.
