@@ -3,6 +3,7 @@
 //
 //   goro-idle-holder --port 8080 --conns 10000 --hold 30
 //   goro-idle-holder --port 8080 --conns 10000 --hold 0     # hold until SIGTERM
+//   goro-idle-holder --port 8080 --conns 10000 --sequential # one at a time
 //
 // What it shows: what an *idle* keep-alive connection costs a server.  Thread-per-
 // connection parks one OS thread (and its stack) on each; goroutine-per-connection
@@ -21,6 +22,15 @@
 // Connections are opened "politely": at most --inflight are connecting or waiting
 // for their response at once, so a server's accept backlog is never flooded and a
 // slow server is measured, not overrun.
+//
+// --sequential (= --inflight 1) opens each connection only once the previous
+// one has been answered, as a client that connects, asks and keeps the socket
+// does.  The two arrival patterns leave a server's memory differently: with
+// 256 at once, each request's temporaries are freed together and the next
+// wave reuses them; one at a time, every short-lived allocation sits between
+// long-lived ones, and a goroutine may be spawned on one P and exit on
+// another (issue #11: goroutine stacks piled up in one P's cache).  The
+// published figure should not depend on which one a user happens to run.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -69,7 +79,7 @@ using Clock = std::chrono::steady_clock;
 [[noreturn]] void usage(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s --port P [--conns N] [--hold SECONDS (0 = until SIGTERM)]\n"
-               "          [--ready-timeout SECONDS] [--inflight K] [--path /]\n",
+               "          [--ready-timeout SECONDS] [--inflight K | --sequential] [--path /]\n",
                argv0);
   std::exit(2);
 }
@@ -87,6 +97,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--hold") o.hold_s = std::atof(next());
     else if (a == "--ready-timeout") o.ready_timeout_s = std::atof(next());
     else if (a == "--inflight") o.inflight = std::atoi(next());
+    else if (a == "--sequential") o.inflight = 1;
     else if (a == "--path") o.path = next();
     else usage(argv[0]);
   }

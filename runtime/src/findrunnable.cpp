@@ -185,7 +185,7 @@ G* find_runnable(P* p) {
     std::int64_t delay = next_timer_delay(p);
     p->sleep_until.store(delay < 0 ? INT64_MAX : now_ns() + delay);
     delay = next_timer_delay(p);
-    if (p->hot_stacks > kHotStacks) {
+    if (p->hot_stacks > kHotStacks || sched.stack_pool_hot.load(std::memory_order_relaxed) > 0) {
       // Wake when the P has idled long enough to give stack pages back.
       std::int64_t left = idle_since + kScavengeNs - now_ns();
       if (left <= 0) scavenge_stacks(p);

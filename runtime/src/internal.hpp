@@ -64,6 +64,7 @@ Stack stack_new();
 void stack_free(Stack& s) noexcept;
 void stack_release_pages(Stack& s) noexcept;
 std::size_t stack_size() noexcept;
+std::size_t stacks_mapped() noexcept;  // stats().stacks
 
 // libstdc++'s per-thread exception state (__cxa_eh_globals): caught-exception
 // stack and uncaught count.  It travels with the goroutine.
@@ -240,8 +241,8 @@ struct alignas(64) P {
   std::atomic<std::int64_t> sleep_until{0};
   std::atomic<std::size_t> ntimers{0};  // for stats
   std::vector<G*> gfree;      // G objects without stacks, for reuse
-  std::vector<Stack> stacks;  // stack cache
-  std::size_t hot_stacks = 0;
+  std::vector<Stack> stacks;  // stack cache, LIFO (back: most recently used)
+  std::size_t hot_stacks = 0;  // entries of `stacks` whose pages are resident
   std::uint64_t rng = 0;
   std::uint64_t gid_next = 0, gid_end = 0;  // this P's batch of goroutine ids
   std::unique_ptr<Poller> poller;  // created and destroyed on the worker thread
@@ -291,6 +292,14 @@ struct Sched {
   std::mutex allg_lock;
   std::vector<std::unique_ptr<G[]>> allg;
   std::vector<G*> gfree;
+
+  // The shared stack pool, between the Ps' own caches (proc.cpp, "Stack
+  // caches").  stack_pool and stack_pool_hot are guarded by stack_lock;
+  // stack_pool_hot (entries whose pages are resident) is also read without
+  // it by an idle P deciding whether to wake up and scavenge.
+  SpinLock stack_lock;
+  std::vector<Stack> stack_pool;
+  std::atomic<std::size_t> stack_pool_hot{0};
 
   std::mutex done_mu;
   std::condition_variable done_cv;

@@ -155,17 +155,37 @@ namespace {
 
 // ---- tuning -----------------------------------------------------------------
 
-// Free G objects and stacks kept per P.  16384 stacks cover a wave of
-// thousands of concurrent requests (5,000 connections each sleeping 100 ms
-// exit and respawn together) without mmap/munmap: with a cache of 256, that
+// Free G objects and stacks kept per P, and shared.
+//
+// Stack caches.  A goroutine's stack returns to the cache of the P it exits
+// on, which need not be the P that spawned it (a thief took it from the
+// ring or runnext, or it rehomed).  Caches only per P, 16384 each, let that
+// drift pile up: connections arriving one at a time were each served by a
+// goroutine spawned on one P and, often enough under load, exiting on the
+// other, so the spawning P's cache stayed empty (a fresh mmap per
+// connection) while the other's grew by a warm stack per connection — up to
+// 3.9 KB of RSS per *idle* connection at 10,000 (issue #11), where
+// connections opened together cost 0.3 KB.  So, as Go's stackcache does,
+// a P keeps at most kStackCacheLocal for itself and trades batches with a
+// shared pool: past the limit the least recently used half goes there, and
+// an empty cache takes a batch from it before mmapping.  The stacks in
+// existence then track the goroutines alive at once, wherever they exit.
+//
+// The pool still holds up to kStackPoolMax: a wave of thousands of
+// concurrent requests (5,000 connections each sleeping 100 ms exit and
+// respawn together) must not pay mmap/munmap — with a cache of 256 that
 // wave paid an munmap (and a cross-CPU TLB flush) per exit and went from
-// 46k to 27k requests/s.  Cached stacks stay warm while the P is busy; after
-// kScavengeNs idle, all but the kHotStacks most recent give their pages back
-// (MADV_FREE), so an idle server stays small and a busy one pays no madvise
-// per exit.
+// 46k to 27k requests/s; now it pays one stack_lock per kStackBatch exits
+// or spawns.  Cached stacks stay warm while the P is busy; after
+// kScavengeNs idle, all but the P's kHotStacks most recent, and the whole
+// pool, give their pages back (MADV_FREE), so an idle server stays small
+// and a busy one pays no madvise per exit.
 constexpr std::size_t kGFreeMax = 64;
 constexpr std::size_t kGFreeBatch = 32;  // moved to/from the global free list at once
-constexpr std::size_t kStackCacheMax = 16384;
+constexpr std::size_t kStackCacheLocal = 64;
+constexpr std::size_t kStackBatch = kStackCacheLocal / 2;  // moved to/from the pool at once
+constexpr std::size_t kStackPoolMax = 16384;
+static_assert(kStackBatch >= kHotStacks, "a spill must leave the P its hot stacks");
 // Goroutine ids handed to a P at once.  Ids stay unique, not dense: Go's
 // goid does the same (batches of 16); 64 keeps the shared counter out of
 // the spawn path.
@@ -272,10 +292,51 @@ G* g_alloc(P* p) {
   return &base[0];
 }
 
+// An empty cache takes up to kStackBatch stacks from the pool: the most
+// recently pooled, the likeliest to be warm.
+void stacks_refill(P* p) {
+  std::lock_guard<SpinLock> l(sched.stack_lock);
+  auto& pool = sched.stack_pool;
+  std::size_t n = std::min(kStackBatch, pool.size());
+  std::size_t hot = 0;
+  for (auto it = pool.end() - static_cast<std::ptrdiff_t>(n); it != pool.end(); ++it) {
+    if (!it->cold) hot++;
+    p->stacks.push_back(*it);
+  }
+  pool.resize(pool.size() - n);
+  sched.stack_pool_hot.store(sched.stack_pool_hot.load(std::memory_order_relaxed) - hot,
+                             std::memory_order_relaxed);
+  p->hot_stacks += hot;
+}
+
+// A cache past kStackCacheLocal gives its kStackBatch least recently used
+// stacks to the pool (unmapping what the pool has no room for).
+void stacks_spill(P* p) noexcept {
+  auto first = p->stacks.begin(), last = first + static_cast<std::ptrdiff_t>(kStackBatch);
+  std::size_t hot = 0;
+  for (auto it = first; it != last; ++it)
+    if (!it->cold) hot++;
+  p->hot_stacks -= hot;
+  auto keep = last;
+  {
+    std::lock_guard<SpinLock> l(sched.stack_lock);
+    auto& pool = sched.stack_pool;
+    std::size_t room = kStackPoolMax - std::min(kStackPoolMax, pool.size());
+    if (room < kStackBatch) keep = first + static_cast<std::ptrdiff_t>(room);
+    for (auto it = first; it != keep; ++it) {
+      if (!it->cold) sched.stack_pool_hot.fetch_add(1, std::memory_order_relaxed);
+      pool.push_back(*it);
+    }
+  }
+  for (auto it = keep; it != last; ++it) stack_free(*it);  // munmap outside the lock
+  p->stacks.erase(first, last);
+}
+
 // Gives g a stack and a first frame that "returns" into goro_ctx_trampoline.
 void g_prepare(P* p, G* g) {
   GORO_ASSERT_OWNER(p);
   if (!g->stack.lo) {
+    if (p->stacks.empty()) stacks_refill(p);
     if (!p->stacks.empty()) {
       g->stack = p->stacks.back();
       p->stacks.pop_back();
@@ -316,15 +377,12 @@ void g_free(P* p, G* g) noexcept {
   g->asan_fake_stack = nullptr;
 #endif
   if (g->stack.lo) {
-    if (p->stacks.size() < kStackCacheMax) {
-      // Cached warm: a burst of exits followed by a burst of spawns (a
-      // wave of requests) reuses them without a syscall or a page fault.
-      // scavenge_stacks() hands the pages back once the P has idled.
-      p->stacks.push_back(g->stack);
-      p->hot_stacks++;
-    } else {
-      stack_free(g->stack);
-    }
+    // Cached warm: a burst of exits followed by a burst of spawns (a wave
+    // of requests) reuses them without a syscall or a page fault.
+    // scavenge_stacks() hands the pages back once the P has idled.
+    p->stacks.push_back(g->stack);
+    p->hot_stacks++;
+    if (p->stacks.size() > kStackCacheLocal) stacks_spill(p);
     g->stack = Stack{};
   }
   p->exited.inc();
@@ -409,14 +467,29 @@ void schedule(P* p) {
 
 // Hands back the pages of every cached stack but the kHotStacks most
 // recently used (the cache is LIFO).  Owner P only.
+// Then those of the whole pool: taken out under the lock, madvised outside
+// it (a P that finds the pool empty meanwhile mmaps), put back.
 void scavenge_stacks(P* p) noexcept {
   GORO_ASSERT_OWNER(p);
-  if (p->stacks.size() <= kHotStacks) return;
-  for (auto it = p->stacks.begin(); it != p->stacks.end() - static_cast<std::ptrdiff_t>(kHotStacks); ++it) {
-    if (it->cold) continue;
-    stack_release_pages(*it);
-    p->hot_stacks--;
+  if (p->stacks.size() > kHotStacks) {
+    for (auto it = p->stacks.begin(); it != p->stacks.end() - static_cast<std::ptrdiff_t>(kHotStacks); ++it) {
+      if (it->cold) continue;
+      stack_release_pages(*it);
+      p->hot_stacks--;
+    }
   }
+  if (sched.stack_pool_hot.load(std::memory_order_relaxed) == 0) return;
+  std::vector<Stack> taken;
+  {
+    std::lock_guard<SpinLock> l(sched.stack_lock);
+    taken.swap(sched.stack_pool);
+    sched.stack_pool_hot.store(0, std::memory_order_relaxed);
+  }
+  for (auto& s : taken)
+    if (!s.cold) stack_release_pages(s);
+  std::lock_guard<SpinLock> l(sched.stack_lock);
+  auto& pool = sched.stack_pool;
+  pool.insert(pool.begin(), taken.begin(), taken.end());  // colder than anything pooled meanwhile
 }
 
 void free_all_gs() {

@@ -142,6 +142,9 @@ void run(std::function<void()> main_fn, Options opts) {
   for (auto& p : sched.ps) {
     for (auto& s : p->stacks) stack_free(s);
   }
+  for (auto& s : sched.stack_pool) stack_free(s);
+  sched.stack_pool.clear();
+  sched.stack_pool_hot.store(0);
   sched.ps.clear();
   std::exception_ptr err = sched.main_err;
   sched.main_err = nullptr;

@@ -120,6 +120,7 @@ const char* to_string(GState s) noexcept {
 Stats stats() {
   Stats s;
   s.stack_size = stack_size();
+  s.stacks = stacks_mapped();
   s.blocking_threads = blocking_threads();
   s.blocking_inflight = blocking_inflight();
   std::lock_guard<std::mutex> life(sched.life_mu);

@@ -191,9 +191,9 @@ Response debug_vars(const Request&, const Context& ctx) {
     fmt::format_to(out,
                    ", \"runtime\": {{\"procs\": {}, \"goroutines\": {}, \"spawned\": {}, \"switches\": {}, "
                    "\"steals\": {}, \"parks\": {}, \"global_runq\": {}, \"spinning\": {}, \"idle\": {}, "
-                   "\"stack_size\": {}, \"blocking_threads\": {}, \"p\": [",
+                   "\"stack_size\": {}, \"stacks\": {}, \"blocking_threads\": {}, \"p\": [",
                    rt.procs, rt.goroutines_alive, rt.goroutines_spawned, rt.switches, rt.steals, rt.parks,
-                   rt.global_runq, rt.spinning, rt.idle, rt.stack_size, rt.blocking_threads);
+                   rt.global_runq, rt.spinning, rt.idle, rt.stack_size, rt.stacks, rt.blocking_threads);
     for (size_t i = 0; i < rt.p.size(); ++i) {
       const auto& p = rt.p[i];
       fmt::format_to(out,

@@ -39,6 +39,7 @@ struct Stats {
   std::uint64_t blocking_threads = 0;    // helper threads of goro::blocking
   std::uint64_t blocking_inflight = 0;
   std::size_t stack_size = 0;            // bytes of usable stack per goroutine
+  std::size_t stacks = 0;                // stacks mapped: in use, or cached for reuse (per P and pooled)
   std::vector<ProcStats> p;
 };
 Stats stats();
