@@ -13,6 +13,7 @@
 #include "goro/http/server.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include <cstring>
 #include <spdlog/spdlog.h>
 #include <stdexcept>
+#include <utility>
 
 #include "conn_registry.hpp"
 #include "executor.hpp"
@@ -62,6 +64,11 @@ struct Server::State {
   netpoll::Listener listener;
   netpoll::Interrupt draining;
   int root_fd = -1;
+  // A descriptor held in reserve for running out of them (accept_loop):
+  // without it a client would wait in the backlog, unanswered, until one
+  // frees up.  Opened by listen(), before the port is announced, so the
+  // server's descriptor budget is fixed before any client can use it up.
+  int reserve = -1;
   std::unique_ptr<AccessLog> access_log;
   Context context;
   ConnEnv env;
@@ -93,6 +100,7 @@ Server::State::State(Config c, Router r)
 
 Server::State::~State() {
   if (root_fd >= 0) ::close(root_fd);
+  if (reserve >= 0) ::close(reserve);
 }
 
 Server::Server(Config cfg, Router router) : s_(std::make_unique<State>(std::move(cfg), std::move(router))) {}
@@ -112,6 +120,7 @@ void Server::listen() {
     throw std::runtime_error(fmt::format("--bind {}: not a numeric IPv4 or IPv6 address", cfg.bind));
   if (e < 0) throw std::runtime_error(fmt::format("{} {}:{}: {}", what, cfg.bind, cfg.port, std::strerror(-e)));
   s_->executor->prepare(s_->context);
+  if (s_->reserve < 0) s_->reserve = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
 bool Server::serve() {
@@ -123,16 +132,20 @@ bool Server::serve() {
 // called serve().  Returns once shutdown begins.
 void Server::State::accept_loop() {
   auto last_emfile_log = netpoll::Clock::now() - 1h;
-  // A descriptor held in reserve for running out of them: without it a
-  // client would wait in the backlog, unanswered, until one frees up.
-  int reserve = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   for (;;) {
     netpoll::Conn conn;
     int e = listener.accept(conn, &draining);
     if (e == -ECANCELED) break;
     if (e == -EMFILE || e == -ENFILE || e == -ENOBUFS || e == -ENOMEM) {
+      // accept(2) takes a descriptor before it looks for a connection, so
+      // a full table fails it with EMFILE even when no client is waiting
+      // (the loop accepts until EAGAIN).  Only a waiting client is answered
+      // with the reserve; otherwise the reserve stays put, so the
+      // descriptors the server holds do not flicker.
+      pollfd waiting{listener.fd(), POLLIN, 0};
+      bool client_waiting = ::poll(&waiting, 1, 0) > 0;
       // Out of descriptors (or kernel memory): say so at most once a second.
-      if (netpoll::Clock::now() - last_emfile_log > 1s) {
+      if (client_waiting && netpoll::Clock::now() - last_emfile_log > 1s) {
         spdlog::warn("accept: {}; answering 503 while it lasts (raise ulimit -n or lower --max-conns)",
                      std::strerror(-e));
         last_emfile_log = netpoll::Clock::now();
@@ -140,7 +153,7 @@ void Server::State::accept_loop() {
       // Give the reserve up to accept the waiting client and tell it 503
       // (as libuv and nginx-style servers do), then take it back.  The
       // client gets an answer instead of a hang; nothing else holds it.
-      if ((e == -EMFILE || e == -ENFILE) && reserve >= 0) {
+      if ((e == -EMFILE || e == -ENFILE) && reserve >= 0 && client_waiting) {
         ::close(reserve);
         int fd = ::accept4(listener.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
@@ -169,7 +182,7 @@ void Server::State::accept_loop() {
     conns.track(c.get());
     executor->start(std::move(c));
   }
-  if (reserve >= 0) ::close(reserve);
+  if (reserve >= 0) ::close(std::exchange(reserve, -1));
 }
 
 // After the accept loop, on an OS thread (it blocks on the registry).
