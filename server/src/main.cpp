@@ -81,7 +81,8 @@ int main(int argc, char** argv) {
   app.add_option("--mode", mode,
                  "execution model: goroutine = goroutines M:N over --procs workers, one per request being "
                  "served, idle keep-alive connections parked in the netpoller (io_uring or epoll); "
-                 "thread = one OS thread per connection; pool = --threads workers and a queue of connections")
+                 "thread = one OS thread per connection; pool = --threads workers and a queue of connections "
+                 "(while connections wait for a thread, idle keep-alive ones wait in an epoll idle set, not on a thread)")
       ->check(CLI::IsMember({"goroutine", "thread", "pool"}))
       ->capture_default_str();
   app.add_option("--procs", cfg.procs, "goroutine mode: worker threads (0 = $GOMAXPROCS, else the CPU count)")
