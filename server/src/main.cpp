@@ -65,7 +65,8 @@ int main(int argc, char** argv) {
   // Keep in step with default_router() (handlers.cpp).
   CLI::App app{
       "goro: an HTTP/1.1 server that runs the same handlers under different execution models.\n"
-      "Endpoints (HEAD works wherever GET does; wrong method 405, unknown path 404):\n"
+      "Endpoints (HEAD works wherever GET does and OPTIONS lists the methods; a wrong method gets 405 with Allow,\n"
+      "an unknown method 501, an unknown path 404):\n"
       "  GET  /                   Hello, World!\n"
       "  GET  /sleep?ms=N         sleep N ms (0-10000), then answer: a slow database call\n"
       "  GET  /cpu?n=N            N xorshift steps (0-50000000): CPU-bound work\n"
