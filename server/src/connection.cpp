@@ -7,7 +7,9 @@
 #include <cerrno>
 #include <memory>
 #include <new>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "goro/http/parser.hpp"
 
@@ -35,6 +37,16 @@ constexpr auto kStarvedCheck = 50ms;
 
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
+// Pipelining: responses to requests that were already buffered are queued
+// and sent together once no complete request is left to answer.  The queue
+// is flushed when it holds this much, so a client pipelining faster than it
+// reads costs the connection at most this plus one response (and the read
+// buffer: nothing more is read while requests wait in it).
+constexpr size_t kMaxQueuedBytes = 64 * 1024;
+// A body up to this size is copied into the queue; a larger one (or a file)
+// is written from where it is, after whatever was queued before it.
+constexpr size_t kMaxCopiedBody = 16 * 1024;
+
 // What a connection gets when memory ran out while serving it: preformatted,
 // so sending it allocates nothing (RFC 9110 §6.6.1 lets a 5xx omit Date).
 constexpr std::string_view kOutOfMemory =
@@ -47,9 +59,10 @@ static_assert(kOutOfMemory.size() - kOutOfMemory.find("\r\n\r\n") - 4 == 39);
 // (no byte taken by the kernel) for at most `stall` — --write-timeout
 // measures progress, not the whole response, so a large file reaches a
 // slow reader that keeps reading; one that stops reading is closed.
-int write_response(netpoll::Conn& conn, const Response& r, bool keep_alive, bool head_only,
+int write_response(netpoll::Conn& conn, Metrics& metrics, const Response& r, bool keep_alive, bool head_only,
                    netpoll::Clock::duration stall, bool http10 = false) {
   constexpr netpoll::Deadline d = netpoll::kNoDeadline;
+  metrics.response_writes.fetch_add(1, std::memory_order_relaxed);
   fmt::memory_buffer head;
   write_head(head, r, keep_alive, http10);
   // Allocated before a byte is sent: running out of memory here must not
@@ -75,11 +88,70 @@ int write_response(netpoll::Conn& conn, const Response& r, bool keep_alive, bool
   return 0;
 }
 
+// The responses of one pipelined batch, in request order, not yet sent.
+// flush() sends them in one write (or as few as the kernel takes); every
+// path that waits for the client — to read, to answer 100-continue or an
+// error, or to go idle — flushes first, so the client never waits for an
+// answer goro holds.  Access-log lines are written at the flush, with what
+// was really sent, as for a response written at once.
+class Outbox {
+ public:
+  Outbox(netpoll::Conn& conn, const ConnEnv& env) : conn_(conn), env_(env) {}
+
+  // Whether add() takes this response (else: flush(), then write_response).
+  static bool takes(const Response& r, bool head_only) {
+    return !r.file.is_open() && (head_only || r.body.size() <= kMaxCopiedBody);
+  }
+  void add(const Response& r, bool keep_alive, bool head_only, bool http10) {
+    write_head(out_, r, keep_alive, http10);
+    if (!head_only) out_.append(r.body.data(), r.body.data() + r.body.size());
+  }
+  // For the access log: the request add() answered and when its handling began.
+  void log_later(Request&& req, int status, uint64_t bytes, netpoll::Clock::time_point began) {
+    if (env_.access_log) pending_.push_back({std::move(req), status, bytes, began});
+  }
+  bool full() const { return out_.size() >= kMaxQueuedBytes; }
+  // Before a wait for the next request: a queue grown past the inline
+  // buffer is not kept by an idle connection.
+  void trim() {
+    if (out_.capacity() > fmt::inline_buffer_size) out_ = fmt::memory_buffer();
+  }
+
+  // Sends what is queued: 0 or -errno (then nothing more may be sent).
+  int flush() {
+    if (out_.size() == 0) return 0;
+    env_.metrics.response_writes.fetch_add(1, std::memory_order_relaxed);
+    int w = conn_.write_all({out_.data(), out_.size()}, netpoll::kNoDeadline, env_.config.write_timeout);
+    out_.clear();
+    for (auto& p : pending_) log(p.req, p.status, w < 0 ? 0 : p.bytes, p.began);
+    pending_.clear();
+    return w;
+  }
+  void log(const Request& req, int status, uint64_t bytes, netpoll::Clock::time_point began) {
+    if (!env_.access_log) return;
+    if (peer_.empty()) peer_ = conn_.peer();
+    env_.access_log->record(peer_, req, status, bytes, netpoll::Clock::now() - began);
+  }
+
+ private:
+  struct Pending {
+    Request req;
+    int status;
+    uint64_t bytes;
+    netpoll::Clock::time_point began;
+  };
+  netpoll::Conn& conn_;
+  const ConnEnv& env_;
+  fmt::memory_buffer out_;  // inline: a few small responses; grows on the heap
+  std::vector<Pending> pending_;
+  std::string peer_;
+};
+
 // Answers with an error page and closes.
 void fail(netpoll::Conn& conn, const ConnEnv& env, int status, std::string_view why) {
   Response r = Response::error(status, why);
   env.metrics.count_status(status);
-  write_response(conn, r, /*keep_alive=*/false, false, env.config.write_timeout);
+  write_response(conn, env.metrics, r, /*keep_alive=*/false, false, env.config.write_timeout);
   conn.linger(netpoll::deadline_in(kLingerTime));
 }
 
@@ -104,7 +176,7 @@ int wait_for_request(netpoll::Conn& conn, const ConnEnv& env, netpoll::Deadline 
 // serve_connection's loop.  `can_answer` is true while a request is being
 // read or handled and no byte of its response has been sent: only then may
 // a 503 for running out of memory follow.
-ConnEnd serve(netpoll::Conn& conn, const ConnEnv& env, ServeOptions& opts, bool& can_answer) {
+ConnEnd serve(netpoll::Conn& conn, const ConnEnv& env, ServeOptions& opts, Outbox& out, bool& can_answer) {
   const Config& cfg = env.config;
   RequestParser parser(cfg.limits);
   // Held only while a request is being read or parsed: an idle kept-alive
@@ -125,11 +197,12 @@ ConnEnd serve(netpoll::Conn& conn, const ConnEnv& env, ServeOptions& opts, bool&
   bool first = opts.first;
   bool known_readable = opts.resumed && end == 0;
   netpoll::Clock::time_point ready_at = opts.ready_at;
-  std::string peer;
 
   for (;;) {
     // 1. Wait for the first byte of the next request.
     if (start == end && !std::exchange(known_readable, false)) {
+      if (out.flush() < 0) return ConnEnd::closed;
+      out.trim();
       start = end = 0;
       buf.reset();
       cap = 0;
@@ -168,17 +241,23 @@ ConnEnd serve(netpoll::Conn& conn, const ConnEnv& env, ServeOptions& opts, bool&
         auto step = parser.feed({buf.get() + start, end - start});
         start += step.consumed;
         if (step.event == RequestParser::Event::request) break;
+        // Earlier requests of the batch are answered before this one.
         if (step.event == RequestParser::Event::error) {
           spdlog::debug("bad request: {} {}", parser.error_status(), parser.error_reason());
           can_answer = false;
+          if (out.flush() < 0) return ConnEnd::closed;
           fail(conn, env, parser.error_status(), parser.error_reason());
           return ConnEnd::closed;
         }
         if (step.event == RequestParser::Event::expect_continue) {
-          if (conn.write_all(kContinue, netpoll::kNoDeadline, cfg.write_timeout) < 0) return ConnEnd::closed;
+          if (out.flush() < 0 || conn.write_all(kContinue, netpoll::kNoDeadline, cfg.write_timeout) < 0)
+            return ConnEnd::closed;
           continue;
         }
       }
+      // No complete request is left in the buffer: send the batch's answers
+      // before waiting for more (the client may wait for them first).
+      if (out.flush() < 0) return ConnEnd::closed;
       start = end = 0;
       if (cap < kReadBufferBytes) {
         buf = std::make_unique_for_overwrite<char[]>(kReadBufferBytes);
@@ -232,14 +311,22 @@ ConnEnd serve(netpoll::Conn& conn, const ConnEnv& env, ServeOptions& opts, bool&
     // 4. Answer, and decide whether to keep the connection.
     // Starved pool threads are no reason to close: the connection moves to
     // the idle set instead (see wait_for_request).
+    // A small response joins the batch; it goes out once no complete
+    // request is left to answer (step 1 or 2), or now if the queue is full
+    // or the connection closes after it.
     bool keep = req.keep_alive && !resp.close && !env.draining.fired();
+    bool head_only = req.method == "HEAD", http10 = req.version_minor == 0;
     can_answer = false;
-    int w = write_response(conn, resp, keep, req.method == "HEAD", cfg.write_timeout,
-                           /*http10=*/req.version_minor == 0);
     env.metrics.count_status(resp.status);
-    if (env.access_log) {
-      if (peer.empty()) peer = conn.peer();
-      env.access_log->record(peer, req, resp.status, w < 0 ? 0 : resp.content_length(), netpoll::Clock::now() - began);
+    int w = 0;
+    if (Outbox::takes(resp, head_only)) {
+      out.add(resp, keep, head_only, http10);
+      out.log_later(std::move(req), resp.status, resp.content_length(), began);
+      if (!keep || out.full()) w = out.flush();
+    } else {
+      w = out.flush();
+      if (w == 0) w = write_response(conn, env.metrics, resp, keep, head_only, cfg.write_timeout, http10);
+      out.log(req, resp.status, w < 0 ? 0 : resp.content_length(), began);
     }
     if (w < 0) return ConnEnd::closed;
     if (!keep) {
@@ -259,12 +346,15 @@ ConnEnd serve_connection(netpoll::Conn& conn, const ConnEnv& env, ServeOptions o
   // leaving a thread or goroutine ends it): answer 503 if the connection can
   // still carry it (no response to this request has begun), and close.
   bool can_answer = false;
+  Outbox out(conn, env);
   try {
-    return serve(conn, env, opts, can_answer);
+    return serve(conn, env, opts, out, can_answer);
   } catch (const std::bad_alloc&) {
     try {
       spdlog::error("out of memory serving a connection; closing it{}", can_answer ? " after a 503" : "");
       if (!can_answer) return ConnEnd::closed;  // a response already began: it cannot be replaced
+      // The requests before this one get their answers first.
+      if (out.flush() < 0) return ConnEnd::closed;
       env.metrics.count_status(503);
       conn.write_all(kOutOfMemory, netpoll::kNoDeadline, env.config.write_timeout);
     } catch (...) {

@@ -182,10 +182,11 @@ Response debug_vars(const Request&, const Context& ctx) {
   fmt::format_to(out,
                  "{{\"mode\": \"{}\", \"uptime_seconds\": {:.3f}, \"connections\": {{\"accepted\": {}, "
                  "\"active\": {}, \"rejected\": {}}}, \"requests\": {}, \"responses\": {{\"2xx\": {}, "
-                 "\"3xx\": {}, \"4xx\": {}, \"5xx\": {}}}, \"handler_exceptions\": {}, \"timeouts\": {}",
+                 "\"3xx\": {}, \"4xx\": {}, \"5xx\": {}}}, \"response_writes\": {}, \"handler_exceptions\": {}, "
+                 "\"timeouts\": {}",
                  to_string(ctx.config.mode), up, ld(m.accepted), ld(m.active), ld(m.rejected), ld(m.requests),
-                 ld(m.status_2xx), ld(m.status_3xx), ld(m.status_4xx), ld(m.status_5xx), ld(m.handler_exceptions),
-                 ld(m.timeouts));
+                 ld(m.status_2xx), ld(m.status_3xx), ld(m.status_4xx), ld(m.status_5xx), ld(m.response_writes),
+                 ld(m.handler_exceptions), ld(m.timeouts));
   if (ctx.config.mode == Mode::goroutine) {
     goro::Stats rt = goro::stats();
     fmt::format_to(out,
@@ -237,6 +238,8 @@ Response metrics(const Request&, const Context& ctx) {
                  ld(m.status_2xx), ld(m.status_3xx));
   fmt::format_to(out, "goro_responses_total{{class=\"4xx\"}} {}\ngoro_responses_total{{class=\"5xx\"}} {}\n",
                  ld(m.status_4xx), ld(m.status_5xx));
+  metric("response_writes_total", "counter", "Writes that carried responses (a pipelined batch takes one).",
+         ld(m.response_writes));
   metric("handler_exceptions_total", "counter", "Handler exceptions turned into 500.", ld(m.handler_exceptions));
   metric("timeouts_total", "counter", "Header, body and idle timeouts.", ld(m.timeouts));
   if (ctx.config.mode == Mode::goroutine) {

@@ -377,6 +377,56 @@ TEST_CASE("pipelined requests are answered in order") {
   CHECK(e->status == 404);
 }
 
+// "response_writes" in /debug/vars, less the writes of the /debug/vars
+// responses asked before (each is written after it read the counter).
+struct ResponseWrites {
+  int port;
+  int polls = 0;
+  long count() {
+    auto r = get(port, "/debug/vars");
+    if (!r || r->status != 200) return -1;
+    auto at = r->body.find("\"response_writes\": ");
+    if (at == std::string::npos) return -1;
+    return std::stol(r->body.substr(at + 19)) - polls++;
+  }
+};
+
+TEST_CASE("pipelined requests sent together are answered in one write, in order") {
+  ServerProcess srv;
+  ResponseWrites writes{srv.port()};
+  long before = writes.count();
+  REQUIRE(before >= 0);
+  // One send() of 16 small requests reaches the server's socket whole (one
+  // loopback segment), so one read holds them all: one batch.
+  Client c(srv.port());
+  std::string batch;
+  for (int i = 0; i < 15; ++i) batch += req("GET", "/?" + std::to_string(i));
+  batch += req("GET", "/missing");
+  REQUIRE(c.send(batch));
+  for (int i = 0; i < 15; ++i) {
+    auto r = c.read_response();
+    REQUIRE(r);
+    CHECK(r->status == 200);
+  }
+  auto last = c.read_response();
+  REQUIRE(last);
+  CHECK(last->status == 404);
+  CHECK(writes.count() - before == 1);
+}
+
+TEST_CASE("a malformed request mid-pipeline: the requests before it are answered, then 400, then close") {
+  ServerProcess srv;
+  Client c(srv.port());
+  REQUIRE(c.send(req("GET", "/") + req("POST", "/echo", "", "two") + "GET / HTTP/1.1\r\nBad Name: x\r\n\r\n" +
+                 req("GET", "/")));
+  auto a = c.read_response(), b = c.read_response(), bad = c.read_response();
+  REQUIRE((a && b && bad));
+  CHECK(a->status == 200);
+  CHECK(b->body == "two");
+  CHECK(bad->status == 400);
+  CHECK(c.wait_closed());
+}
+
 TEST_CASE("a malformed request gets 400 and the connection closes; others are unharmed") {
   ServerProcess srv;
   Client other(srv.port());

@@ -16,6 +16,9 @@ struct Metrics {
   std::atomic<uint64_t> status_2xx{0}, status_3xx{0}, status_4xx{0}, status_5xx{0};
   std::atomic<uint64_t> handler_exceptions{0};
   std::atomic<uint64_t> timeouts{0};  // 408s and idle closes
+  // Writes that carried responses: a pipelined batch's answers go out in
+  // one (requests - response_writes is what batching saved).
+  std::atomic<uint64_t> response_writes{0};
 
   void count_status(int status) {
     auto& c = status < 300 ? status_2xx : status < 400 ? status_3xx : status < 500 ? status_4xx : status_5xx;
