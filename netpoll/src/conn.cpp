@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <iterator>
 #include <vector>
 
 #include "backend.hpp"
@@ -171,7 +172,18 @@ bool Conn::readable_now() {
 int Conn::write_all(std::span<const iovec> bufs, Deadline d) { return write_all(bufs, d, Clock::duration::max()); }
 
 int Conn::write_all(std::span<const iovec> bufs, Deadline d, Clock::duration stall) {
-  std::vector<iovec> iov(bufs.begin(), bufs.end());
+  // A copy to advance through as the kernel takes bytes; on the stack for
+  // the usual few buffers (a response is a head and a body).
+  iovec small[4];
+  std::vector<iovec> big;
+  std::span<iovec> iov;
+  if (bufs.size() <= std::size(small)) {
+    std::copy(bufs.begin(), bufs.end(), small);
+    iov = {small, bufs.size()};
+  } else {
+    big.assign(bufs.begin(), bufs.end());
+    iov = big;
+  }
   size_t first = 0;
   // When the kernel last took a byte (the call's start counts as progress).
   Deadline stalled = deadline_in(stall);

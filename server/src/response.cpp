@@ -1,7 +1,7 @@
 #include "goro/http/response.hpp"
 
+#include <cstdint>
 #include <ctime>
-#include <iterator>
 
 namespace goro::http {
 
@@ -57,22 +57,44 @@ std::string_view http_date() {
   return {buf, len};
 }
 
+// Plain appends rather than fmt::format_to: this runs once per response,
+// and parsing a format string there was a tenth of the server's CPU with
+// pipelined requests.
 void write_head(fmt::memory_buffer& out, const Response& r, bool keep_alive, bool http10) {
-  auto it = std::back_inserter(out);
-  fmt::format_to(it, "HTTP/1.1 {} {}\r\nServer: goro\r\nDate: {}\r\n", r.status, reason_phrase(r.status),
-                 http_date());
+  auto put = [&out](std::string_view s) { out.append(s.data(), s.data() + s.size()); };
+  auto put_number = [&out](uint64_t n) {
+    fmt::format_int digits(n);
+    out.append(digits.data(), digits.data() + digits.size());
+  };
+  put("HTTP/1.1 ");
+  put_number(static_cast<uint64_t>(r.status));
+  put(" ");
+  put(reason_phrase(r.status));
+  put("\r\nServer: goro\r\nDate: ");
+  put(http_date());
+  put("\r\n");
   // 1xx and 204 MUST NOT carry Content-Length, and a 304's would have to be
   // the 200's length, which goro does not know there (RFC 9110 §8.6); neither
   // has content, so no Content-Type either.
-  if (!has_no_content(r.status))
-    fmt::format_to(it, "Content-Type: {}\r\nContent-Length: {}\r\n", r.content_type, r.content_length());
-  for (const auto& h : r.headers) fmt::format_to(it, "{}: {}\r\n", h.name, h.value);
-  if (!keep_alive) {
-    fmt::format_to(it, "Connection: close\r\n");
-  } else if (http10) {
-    fmt::format_to(it, "Connection: keep-alive\r\n");
+  if (!has_no_content(r.status)) {
+    put("Content-Type: ");
+    put(r.content_type.empty() ? kDefaultContentType : std::string_view(r.content_type));
+    put("\r\nContent-Length: ");
+    put_number(r.content_length());
+    put("\r\n");
   }
-  fmt::format_to(it, "\r\n");
+  for (const auto& h : r.headers) {
+    put(h.name);
+    put(": ");
+    put(h.value);
+    put("\r\n");
+  }
+  if (!keep_alive) {
+    put("Connection: close\r\n");
+  } else if (http10) {
+    put("Connection: keep-alive\r\n");
+  }
+  put("\r\n");
 }
 
 }  // namespace goro::http

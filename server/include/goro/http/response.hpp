@@ -12,9 +12,13 @@
 
 namespace goro::http {
 
+inline constexpr std::string_view kDefaultContentType = "text/plain; charset=utf-8";
+
 struct Response {
   int status = 200;
-  std::string content_type = "text/plain; charset=utf-8";
+  // Empty means kDefaultContentType (a default longer than the string's
+  // inline capacity would cost every response an allocation).
+  std::string content_type;
   std::vector<Header> headers;  // extra headers (Allow, Retry-After, ...)
   std::string body;
   netpoll::File file;      // when open, the body is streamed from it instead
