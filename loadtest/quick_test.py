@@ -6,10 +6,10 @@
 
 What it shows: `loadtest/compare --quick` starts the servers, drives them with wrk
 and writes a report that is well-formed — the expected sections and table headers,
-at least one chart that is a real PNG and is linked from the report; the server-CPU-per-request table has a row with
-figures for every goro mode, the floor and (when installed) nginx, and every
-row of "Targets (issue #11)" has a verdict word. It does not
-judge the numbers: they belong to the machine. Exits 77 (CTest: skipped) with the
+at least one chart that is a real PNG and is linked from the report; the server
+CPU per request table has a row with figures for every goro mode, the floor and
+(when installed) nginx, and every row of "Targets (issue #11)" has a verdict
+word. It does not judge the numbers: they belong to the machine. Exits 77 (CTest: skipped) with the
 reason when wrk, gnuplot or the goro binary is missing.
 """
 
