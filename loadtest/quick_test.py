@@ -6,8 +6,10 @@
 
 What it shows: `loadtest/compare --quick` starts the servers, drives them with wrk
 and writes a report that is well-formed — the expected sections and table headers,
-at least one chart that is a real PNG and is linked from the report. It does not
-judge the numbers: they belong to the machine. Exits 77 (CTest: skipped) with the
+at least one chart that is a real PNG and is linked from the report; the server
+CPU per request table has a row with figures for every goro mode, the floor and
+(when installed) nginx, and every row of "Targets (issue #11)" has a verdict
+word. It does not judge the numbers: they belong to the machine. Exits 77 (CTest: skipped) with the
 reason when wrk, gnuplot or the goro binary is missing.
 """
 
@@ -20,19 +22,45 @@ import time
 from pathlib import Path
 
 SKIP = 77
-# The modes `compare --quick` runs when no --modes is given (its MODES).
-MODES_RUN = ("goroutine", "thread", "pool")
+# The modes `compare --quick` runs when no --modes is given (its DEFAULT_MODES).
+MODES_RUN = ("goroutine", "goroutine-1p", "thread", "pool")
+# Systems that must have a server-CPU-per-request row: every goro mode, and the
+# floor peer, which compare builds itself (nginx is checked when installed).
+CPU_ROWS = MODES_RUN + ("floor",)
 # What a well-formed report has, whatever the machine measured.
 REQUIRED = [
     "## Headline",
     "| scenario | conns |",
     "## hello (GET /)",
     "| conns | system | req/s |",
+    "## pipelined (GET /, 16 requests per write)",
+    "## Server CPU per request",
+    "| system | depth 1 @ 50 | depth 1 @ 5,000 | depth 16 @ 50 | depth 16 @ 5,000 |",
+    "| system | p99 @ 50 | p99 @ 5,000 |",
+    "## Targets (issue #11)",
+    "| target | point | measured | verdict |",
+    "Pinning: off",
     "## Idle connections",
     "| system | answered |",
     "## The claims, measured",
     "| # | claim | what this machine showed | verdict |",
 ]
+
+
+def check_headline(text):
+    """The server-CPU table has a row per system with µs figures at depth 1 and
+    16 @ 50 (the points --quick measures); every target row has a verdict word."""
+    bad = []
+    systems = CPU_ROWS + (("nginx",) if shutil.which("nginx") or Path("/usr/sbin/nginx").is_file() else ())
+    for s in systems:
+        m = re.search(rf"^\| {re.escape(s)} \| ([^|]*) \| [^|]* \| ([^|]*) \| [^|]* \|$", text, re.M)
+        if not m or not all(re.match(r"[0-9][0-9.,]* µs", x.strip()) for x in m.groups()):
+            bad.append(f"a server-CPU row for {s} with µs at depth 1 and depth 16 @ 50")
+    sec = text.partition("## Targets (issue #11)")[2].partition("\n## ")[0]
+    verdicts = re.findall(r"^\| [^|]+ \| [^|]+ \| [^|]+ \| ([^|]+) \|$", sec, re.M)[1:]  # [0]: the header
+    if len(verdicts) < 20 or any(v.strip() not in ("met", "not met", "not measured") for v in verdicts):
+        bad.append(f"target rows with met / not met / not measured (got {verdicts[:3]}...)")
+    return bad
 
 
 def main():
@@ -84,6 +112,7 @@ def main():
             bad.append(f"req/s above 0 for mode {mode} (got {m.group(1)})")
         if float(m.group(2)) <= 0:
             bad.append(f"a wrk cores figure above 0 for mode {mode} (got {m.group(2)})")
+    bad += check_headline(text)
     if "| wrk cores |" not in text:
         bad.append("the wrk cores column")
     pngs = [p for p in out.glob("*.png") if p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"]

@@ -14,6 +14,8 @@ What it checks:
 - claim 6 (blocked goroutines cost nothing) is judged on goroutine systems only, and
   a system that got faster with idle connections held (thread mode's ×1.24) is
   never counted as holding;
+- issue #11's targets: each bound met just inside it and not met just outside
+  it, and "not measured" when the run lacks the points;
 - the README rewrite replaces only what lies between the markers, fails without
   them, and marks a quick run; `compare --rerender --publish` refuses a README
   without markers and leaves it untouched.
@@ -198,6 +200,114 @@ class Claims(unittest.TestCase):
         for num, text in v.items():
             with self.subTest(claim=num):
                 self.assertTrue(text.startswith(C.NM), f"claim {num}: {text!r}")
+
+
+def tsynth():
+    """A run that meets every target of issue #11, each by a small margin, so
+    that one figure moved across its bound flips exactly that target."""
+    systems = ["goroutine", "goroutine-1p", "thread", "pool", "go", "nginx", "floor"]
+    runs = []
+    for c in (50, 5000):
+        for s, rps in (("nginx", 100000), ("floor", 600000), ("goroutine-1p", 510000), ("goroutine", 520000)):
+            runs.append(run(s, "pipelined", c, rps))
+        for s, cpu, p99 in (("nginx", 12.0, 2.0), ("floor", 10.0, 1.0), ("goroutine-1p", 8.5, 2.0),
+                            ("goroutine", 8.5, 2.9)):
+            runs.append(run(s, "hello", c, 100000, cpu_us_per_req=cpu, p99_ms=p99))
+    for s, rps in (("goroutine-1p", 45500), ("goroutine", 47000)):
+        runs.append(run(s, "sleep", 5000, rps))
+    idles = []
+    for s in ("goroutine", "goroutine-1p"):
+        r = idle(s, 100000, kb=0.3)
+        r["kb_per_conn_seq"] = 0.45
+        idles.append(r)
+    d = synth(True)
+    d["settings"]["systems"], d["runs"], d["idle"] = systems, runs, idles
+    return d
+
+
+def set_run(d, system, scenario, conns, **kw):
+    next(r for r in d["runs"] if (r["system"], r["scenario"], r["conns"]) == (system, scenario, conns)).update(kw)
+
+
+def target(d, prefix, point):
+    rows = [(t, pt, verdict) for t, pt, _m, verdict in C.target_rows(C.View(d)) if t.startswith(prefix) and pt == point]
+    assert len(rows) == 1, (prefix, point, rows)
+    return rows[0][2]
+
+
+class Targets(unittest.TestCase):
+    def test_rules_at_and_across_the_bound(self):
+        self.assertEqual(C.target_at_least(5.0, 5.0), C.MET)
+        self.assertEqual(C.target_at_least(4.99, 5.0), C.NOT_MET)
+        self.assertEqual(C.target_at_least(None, 5.0), C.NM)
+        self.assertEqual(C.target_at_most(0.9, 0.9), C.MET)
+        self.assertEqual(C.target_at_most(0.91, 0.9), C.NOT_MET)
+        self.assertEqual(C.target_at_most(None, 0.9), C.NM)
+        self.assertEqual(C.target_above(1.01), C.MET)
+        self.assertEqual(C.target_above(1.0), C.NOT_MET)  # a tie is not "above"
+        self.assertEqual(C.target_above(None), C.NM)
+
+    def test_every_target_met_by_the_synthetic_run(self):
+        rows = C.target_rows(C.View(tsynth()))
+        self.assertEqual(len(rows), 22)
+        for t, pt, m, verdict in rows:
+            with self.subTest(target=t, point=pt):
+                self.assertEqual(verdict, C.MET, m)
+
+    def test_each_target_not_met_across_its_bound(self):
+        # (target prefix, point, a change that moves just that figure across the bound)
+        cases = [
+            ("depth 16: 1 P ≥ 5×", "@ 50", lambda d: set_run(d, "nginx", "pipelined", 50, rps=103000)),
+            ("depth 16: 1 P ≥ 70%", "@ 5,000", lambda d: set_run(d, "floor", "pipelined", 5000, rps=730000)),
+            ("depth 16: 2 Ps above 1 P", "@ 50", lambda d: set_run(d, "goroutine", "pipelined", 50, rps=510000)),
+            ("depth 1: server CPU per request ≤ 0.9× nginx", "goroutine-1p @ 5,000",
+             lambda d: set_run(d, "goroutine-1p", "hello", 5000, cpu_us_per_req=10.9)),
+            ("depth 1: server CPU per request ≤ 1.1× floor", "goroutine @ 50",
+             lambda d: set_run(d, "floor", "hello", 50, cpu_us_per_req=7.7)),
+            ("hello p99 (default config) ≤ 1.5×", "@ 5,000",
+             lambda d: set_run(d, "goroutine", "hello", 5000, p99_ms=3.1)),
+            ("/sleep?ms=100 ≥ 90%", "goroutine-1p @ 5,000",
+             lambda d: set_run(d, "goroutine-1p", "sleep", 5000, rps=44900)),
+            ("≤ 0.5 KB RSS per idle", "goroutine, opened one at a time",
+             lambda d: d["idle"][0].update(kb_per_conn_seq=0.55)),
+            ("≤ 0.5 KB RSS per idle", "goroutine-1p, opened 256 at a time",
+             lambda d: d["idle"][1].update(kb_per_conn=0.51)),
+        ]
+        for prefix, point, change in cases:
+            with self.subTest(target=prefix, point=point):
+                d = tsynth()
+                self.assertEqual(target(d, prefix, point), C.MET)
+                change(d)
+                self.assertEqual(target(d, prefix, point), C.NOT_MET)
+                # only that target moved (a peer's figure moves it for both 1 P and 2 Ps)
+                moved = [t for t, _pt, _m, v in C.target_rows(C.View(d)) if v == C.NOT_MET]
+                self.assertTrue(all(t.startswith(prefix) for t in moved), moved)
+
+    def test_missing_points_are_not_measured(self):
+        d = tsynth()
+        d["runs"] = [r for r in d["runs"] if r["system"] not in ("nginx", "floor")]
+        d["idle"] = []
+        d["settings"]["systems"] = ["goroutine", "goroutine-1p"]
+        words = {t: v for t, _pt, _m, v in C.target_rows(C.View(d))}
+        for t, v in words.items():
+            if "2 Ps above" in t or "/sleep" in t:
+                self.assertEqual(v, C.MET, t)
+            else:
+                self.assertEqual(v, C.NM, t)
+
+    def test_report_and_readme_show_the_headline(self):
+        d = tsynth()
+        L = []
+        C.headline_cpu(L.append, C.View(d))
+        text = "\n".join(L)
+        self.assertIn("| system | depth 1 @ 50 | depth 1 @ 5,000 | depth 16 @ 50 | depth 16 @ 5,000 |", text)
+        self.assertIn("| goroutine-1p | 8.50 µs (×0.71 nginx, ×0.85 floor)", text)
+        self.assertIn("22 of 22 measured targets met", text)
+        block = C.readme_block(C.View(d), [])
+        self.assertIn("Server CPU per request", block)
+        self.assertIn("targets: 22 of 22 measured met", block)
+        set_run(d, "goroutine", "hello", 50, p99_ms=3.5)
+        self.assertIn("not met: hello p99 (default config) ≤ 1.5× nginx's (@ 50)", C.readme_block(C.View(d), []))
 
 
 class Readme(unittest.TestCase):
