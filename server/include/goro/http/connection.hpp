@@ -1,7 +1,9 @@
 // goro/http/connection.hpp — the per-connection loop, shared by every mode.
 //
 // read → parse (llhttp) → dispatch → write, repeated while the connection
-// is kept alive.  It blocks only through goro::netpoll::Conn, so the same code
+// is kept alive.  Requests that arrived together (pipelined) are all handled
+// before their answers go out, in order, in one write (at most 64 KiB is
+// queued).  It blocks only through goro::netpoll::Conn, so the same code
 // runs on an OS thread (thread, pool) or a goroutine.
 //
 // Timeouts:
