@@ -414,6 +414,40 @@ TEST_CASE("pipelined requests sent together are answered in one write, in order"
   CHECK(writes.count() - before == 1);
 }
 
+TEST_CASE("a pipeline's queued answers are bounded: large batches go out in 64 KiB writes") {
+  ServerProcess srv;
+  ResponseWrites writes{srv.port()};
+  long before = writes.count();
+  REQUIRE(before >= 0);
+  // /metrics answers a 36-byte request with over a kilobyte: 1,000 of them
+  // in one stream ask for well over a megabyte, which a single read of the
+  // 16 KiB buffer would queue whole were the queue not bounded.
+  constexpr int kRequests = 1000;
+  std::string batch;
+  for (int i = 0; i < kRequests; ++i) batch += "GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n";
+  Client c(srv.port());
+  // Sent from a thread: the server stops reading while its writes wait for
+  // us to read, so one thread sending it all could wait forever.
+  bool sent = false;
+  std::thread sender([&] { sent = c.send(batch); });
+  size_t bytes = 0, largest = 0;
+  int answered = 0;
+  for (; answered < kRequests; ++answered) {
+    auto r = c.read_response();
+    if (!r || r->status != 200) break;
+    bytes += r->body.size();
+    largest = std::max(largest, r->body.size());
+  }
+  sender.join();
+  CHECK(sent);
+  CHECK(answered == kRequests);
+  // Each write carries at most 64 KiB of queue plus one response (its head
+  // is well under 1 KiB).
+  long batch_writes = writes.count() - before;
+  INFO("bytes " << bytes << ", largest body " << largest << ", writes " << batch_writes);
+  CHECK(static_cast<size_t>(batch_writes) * (64 * 1024 + largest + 1024) >= bytes);
+}
+
 TEST_CASE("a malformed request mid-pipeline: the requests before it are answered, then 400, then close") {
   ServerProcess srv;
   Client c(srv.port());
