@@ -103,6 +103,12 @@ class Outbox {
     return !r.file.is_open() && (head_only || r.body.size() <= kMaxCopiedBody);
   }
   void add(const Response& r, bool keep_alive, bool head_only, bool http10) {
+    // A batch (a second response queued) grows the buffer in one step past
+    // the inline part, not by halves per response; a lone response stays
+    // inline.
+    constexpr size_t kHeadRoom = 512;  // a head is usually well under this
+    if (out_.size() > 0 && out_.size() + kHeadRoom + r.body.size() > out_.capacity())
+      out_.reserve(std::max<size_t>(2 * out_.capacity(), 8 * 1024) + r.body.size());
     write_head(out_, r, keep_alive, http10);
     if (!head_only) out_.append(r.body.data(), r.body.data() + r.body.size());
   }
@@ -321,13 +327,14 @@ ConnEnd serve(netpoll::Conn& conn, const ConnEnv& env, ServeOptions& opts, Outbo
     int w = 0;
     if (Outbox::takes(resp, head_only)) {
       out.add(resp, keep, head_only, http10);
-      out.log_later(std::move(req), resp.status, resp.content_length(), began);
+      out.log_later(std::move(req), resp.status, resp.content_length(), began);  // moves req only if logging
       if (!keep || out.full()) w = out.flush();
     } else {
       w = out.flush();
       if (w == 0) w = write_response(conn, env.metrics, resp, keep, head_only, cfg.write_timeout, http10);
       out.log(req, resp.status, w < 0 ? 0 : resp.content_length(), began);
     }
+    RequestParser::recycle(req);
     if (w < 0) return ConnEnd::closed;
     if (!keep) {
       // Linger only if the client sent more than we read (pipelined requests

@@ -406,9 +406,29 @@ int RequestParser::fail(int status, const char* reason) {
   return HPE_USER;
 }
 
+namespace {
+// One spare header vector per thread.  A served request's vector, emptied,
+// becomes the next request's (RequestParser::recycle), so a steady stream of
+// requests allocates none for it; the parser of every connection, in every
+// mode, draws from the thread it runs on.  Only ever touched between two
+// calls that cannot park: a goroutine that moves to another worker simply
+// uses that worker's spare.
+thread_local std::vector<Header> t_spare_headers;
+// A vector grown by an unusual request is not kept.
+constexpr size_t kMaxSpareHeaders = 64;
+}  // namespace
+
+void RequestParser::recycle(Request& served) {
+  std::vector<Header>& h = served.headers;
+  if (h.capacity() <= t_spare_headers.capacity() || h.capacity() > kMaxSpareHeaders) return;
+  h.clear();
+  t_spare_headers.swap(h);
+}
+
 int RequestParser::on_message_begin(llhttp_t* p) {
   auto& s = self(p);
   s.req_ = Request{};
+  s.req_.headers.swap(t_spare_headers);
   s.in_message_ = true;
   s.headers_done_ = s.complete_ = s.in_name_ = s.in_value_ = false;
   return 0;

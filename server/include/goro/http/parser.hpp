@@ -118,6 +118,9 @@ class RequestParser {
   // Event::expect_continue).  take() moves it out.
   const Request& request() const { return req_; }
   Request take();
+  // Gives a request's storage back once it has been answered, for a later
+  // request on this thread to reuse (no allocation per request).
+  static void recycle(Request& served);
 
   // True once any byte of the current request has been seen and until it
   // completes: the connection is mid-request (header timeout applies).
