@@ -102,25 +102,38 @@ class Outbox {
   static bool takes(const Response& r, bool head_only) {
     return !r.file.is_open() && (head_only || r.body.size() <= kMaxCopiedBody);
   }
-  void add(const Response& r, bool keep_alive, bool head_only, bool http10) {
-    // A batch (a second response queued) grows the buffer in one step past
-    // the inline part, not by halves per response; a lone response stays
-    // inline.
-    constexpr size_t kHeadRoom = 512;  // a head is usually well under this
-    if (out_.size() > 0 && out_.size() + kHeadRoom + r.body.size() > out_.capacity())
-      out_.reserve(std::max<size_t>(2 * out_.capacity(), 8 * 1024) + r.body.size());
-    write_head(out_, r, keep_alive, http10);
-    if (!head_only) out_.append(r.body.data(), r.body.data() + r.body.size());
+  bool empty() const { return out_.size() == 0; }
+  // Queues a response and, with an access log, its line (the time it took
+  // is measured now).  All or nothing: if memory runs out, what was queued
+  // before is intact and nothing of this response is.
+  void add(const Response& r, const Request& req, bool keep_alive, bool head_only, bool http10,
+           netpoll::Clock::time_point began) {
+    size_t before = out_.size();
+    try {
+      // A batch (a second response queued) grows the buffer in one step
+      // past the inline part, not by halves per response, and never far
+      // past the bound; a lone response stays inline.
+      size_t need = before + kHeadRoom + r.body.size();
+      if (before > 0 && need > out_.capacity())
+        out_.reserve(std::min(std::max<size_t>(2 * out_.capacity(), 8 * 1024), kMaxQueuedBytes) + kHeadRoom +
+                     r.body.size());
+      write_head(out_, r, keep_alive, http10);
+      if (!head_only && !has_no_content(r.status)) out_.append(r.body.data(), r.body.data() + r.body.size());
+      if (env_.access_log)
+        pending_.push_back({req.method, req.target, req.version_minor, r.status,
+                            r.content_length(), netpoll::Clock::now() - began});
+    } catch (...) {
+      out_.resize(before);
+      throw;
+    }
   }
-  // For the access log: the request add() answered and when its handling began.
-  void log_later(Request&& req, int status, uint64_t bytes, netpoll::Clock::time_point began) {
-    if (env_.access_log) pending_.push_back({std::move(req), status, bytes, began});
-  }
-  bool full() const { return out_.size() >= kMaxQueuedBytes; }
-  // Before a wait for the next request: a queue grown past the inline
-  // buffer is not kept by an idle connection.
+  // Flush now: the queue is at its bound (or holds as many log lines).
+  bool full() const { return out_.size() >= kMaxQueuedBytes || pending_.size() >= kMaxPendingLines; }
+  // Before a wait: a queue grown past the inline buffer is not kept by a
+  // connection that waits for its client.
   void trim() {
     if (out_.capacity() > fmt::inline_buffer_size) out_ = fmt::memory_buffer();
+    if (pending_.capacity() > kMaxPendingLines) pending_ = {};
   }
 
   // Sends what is queued: 0 or -errno (then nothing more may be sent).
@@ -129,22 +142,34 @@ class Outbox {
     env_.metrics.response_writes.fetch_add(1, std::memory_order_relaxed);
     int w = conn_.write_all({out_.data(), out_.size()}, netpoll::kNoDeadline, env_.config.write_timeout);
     out_.clear();
-    for (auto& p : pending_) log(p.req, p.status, w < 0 ? 0 : p.bytes, p.began);
-    pending_.clear();
+    if (!pending_.empty()) {
+      Request line;  // what the access log prints of a request
+      for (auto& p : pending_) {
+        line.method = std::move(p.method);
+        line.target = std::move(p.target);
+        line.version_minor = p.version_minor;
+        log(line, p.status, w < 0 ? 0 : p.bytes, p.took);
+      }
+      pending_.clear();
+    }
     return w;
   }
-  void log(const Request& req, int status, uint64_t bytes, netpoll::Clock::time_point began) {
+  void log(const Request& req, int status, uint64_t bytes, netpoll::Clock::duration took) {
     if (!env_.access_log) return;
     if (peer_.empty()) peer_ = conn_.peer();
-    env_.access_log->record(peer_, req, status, bytes, netpoll::Clock::now() - began);
+    env_.access_log->record(peer_, req, status, bytes, took);
   }
 
  private:
+  static constexpr size_t kHeadRoom = 512;  // a head is usually well under this
+  // A batch of tiny requests could otherwise hold hundreds of lines.
+  static constexpr size_t kMaxPendingLines = 64;
   struct Pending {
-    Request req;
+    std::string method, target;
+    int version_minor;
     int status;
     uint64_t bytes;
-    netpoll::Clock::time_point began;
+    netpoll::Clock::duration took;
   };
   netpoll::Conn& conn_;
   const ConnEnv& env_;
@@ -264,6 +289,7 @@ ConnEnd serve(netpoll::Conn& conn, const ConnEnv& env, ServeOptions& opts, Outbo
       // No complete request is left in the buffer: send the batch's answers
       // before waiting for more (the client may wait for them first).
       if (out.flush() < 0) return ConnEnd::closed;
+      out.trim();
       start = end = 0;
       if (cap < kReadBufferBytes) {
         buf = std::make_unique_for_overwrite<char[]>(kReadBufferBytes);
@@ -293,6 +319,8 @@ ConnEnd serve(netpoll::Conn& conn, const ConnEnv& env, ServeOptions& opts, Outbo
     }
     Request req = parser.take();
     env.metrics.requests.fetch_add(1, std::memory_order_relaxed);
+    // Answers already queued do not wait for a handler that may block.
+    if (!out.empty() && env.router.may_block(req) && out.flush() < 0) return ConnEnd::closed;
     Response resp;
     try {
       resp = env.router.dispatch(req, env.context);
@@ -322,17 +350,18 @@ ConnEnd serve(netpoll::Conn& conn, const ConnEnv& env, ServeOptions& opts, Outbo
     // or the connection closes after it.
     bool keep = req.keep_alive && !resp.close && !env.draining.fired();
     bool head_only = req.method == "HEAD", http10 = req.version_minor == 0;
-    can_answer = false;
-    env.metrics.count_status(resp.status);
     int w = 0;
     if (Outbox::takes(resp, head_only)) {
-      out.add(resp, keep, head_only, http10);
-      out.log_later(std::move(req), resp.status, resp.content_length(), began);  // moves req only if logging
+      out.add(resp, req, keep, head_only, http10, began);  // queued whole, or not at all (can_answer holds)
+      can_answer = false;
+      env.metrics.count_status(resp.status);
       if (!keep || out.full()) w = out.flush();
     } else {
+      can_answer = false;
+      env.metrics.count_status(resp.status);
       w = out.flush();
       if (w == 0) w = write_response(conn, env.metrics, resp, keep, head_only, cfg.write_timeout, http10);
-      out.log(req, resp.status, w < 0 ? 0 : resp.content_length(), began);
+      out.log(req, resp.status, w < 0 ? 0 : resp.content_length(), netpoll::Clock::now() - began);
     }
     RequestParser::recycle(req);
     if (w < 0) return ConnEnd::closed;

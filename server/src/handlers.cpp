@@ -283,16 +283,19 @@ Response debug_throw(const Request&, const Context&) { throw std::runtime_error(
 }  // namespace
 
 Router default_router() {
+  // /sleep and /static/ block, /cpu computes for as long as asked: answers
+  // queued before them go out first (Answers).
+  constexpr Answers at_once = Answers::at_once;
   Router r;
-  r.add({"GET"}, "/", hello);
+  r.add({"GET"}, "/", hello, false, at_once);
   r.add({"GET"}, "/sleep", sleep);
   r.add({"GET"}, "/cpu", cpu);
-  r.add({"POST", "PUT"}, "/echo", echo);
+  r.add({"POST", "PUT"}, "/echo", echo, false, at_once);
   r.add({"GET"}, "/static/", static_file, /*prefix=*/true);
-  r.add({"GET"}, "/debug/vars", debug_vars);
-  r.add({"GET"}, "/metrics", metrics);
-  r.add({"GET"}, "/debug/goroutines", debug_goroutines);
-  r.add({"GET"}, "/debug/throw", debug_throw);
+  r.add({"GET"}, "/debug/vars", debug_vars, false, at_once);
+  r.add({"GET"}, "/metrics", metrics, false, at_once);
+  r.add({"GET"}, "/debug/goroutines", debug_goroutines, false, at_once);
+  r.add({"GET"}, "/debug/throw", debug_throw, false, at_once);
   return r;
 }
 

@@ -418,7 +418,9 @@ thread_local std::vector<Header> t_spare_headers;
 constexpr size_t kMaxSpareHeaders = 64;
 }  // namespace
 
-void RequestParser::recycle(Request& served) {
+// Out of line (never inlined into a caller that parks: a thread-local's
+// address must not be kept across a park).
+[[gnu::noinline]] void RequestParser::recycle(Request& served) {
   std::vector<Header>& h = served.headers;
   if (h.capacity() <= t_spare_headers.capacity() || h.capacity() > kMaxSpareHeaders) return;
   h.clear();

@@ -4,11 +4,24 @@
 
 namespace goro::http {
 
-void Router::add(std::vector<std::string> methods, std::string path, Handler h, bool prefix) {
+void Router::add(std::vector<std::string> methods, std::string path, Handler h, bool prefix, Answers answers) {
   if (std::find(methods.begin(), methods.end(), "GET") != methods.end() &&
       std::find(methods.begin(), methods.end(), "HEAD") == methods.end())
     methods.push_back("HEAD");
-  routes_.push_back({std::move(methods), std::move(path), prefix, std::move(h)});
+  routes_.push_back({std::move(methods), std::move(path), prefix, std::move(h), answers});
+}
+
+const Router::Route* Router::find(std::string_view path) const {
+  for (const auto& r : routes_)
+    if (r.prefix ? path.starts_with(r.path) : path == r.path) return &r;
+  return nullptr;
+}
+
+bool Router::may_block(const Request& req) const {
+  if (req.target == "*" || req.method == "OPTIONS") return false;
+  const Route* r = find(req.path());
+  return r && r->answers == Answers::may_block &&
+         std::find(r->methods.begin(), r->methods.end(), req.method) != r->methods.end();
 }
 
 namespace {
@@ -55,24 +68,20 @@ Response Router::dispatch(const Request& req, const Context& ctx) const {
     r.headers.push_back({"Allow", "GET, HEAD, POST, PUT, OPTIONS"});
     return r;
   }
-  std::string_view path = req.path();
-  for (const auto& r : routes_) {
-    bool match = r.prefix ? path.starts_with(r.path) : path == r.path;
-    if (!match) continue;
-    if (req.method == "OPTIONS") {
-      Response resp;
-      resp.status = 204;
-      resp.headers.push_back({"Allow", allow_of(r.methods)});
-      return resp;
-    }
-    if (std::find(r.methods.begin(), r.methods.end(), req.method) == r.methods.end()) {
-      Response resp = Response::error(405, fmt::format("{} is not allowed here", req.method));
-      resp.headers.push_back({"Allow", allow_of(r.methods)});
-      return resp;
-    }
-    return preconditions(req, r.handler(req, ctx));
+  const Route* r = find(req.path());
+  if (!r) return Response::error(404, "no such path");
+  if (req.method == "OPTIONS") {
+    Response resp;
+    resp.status = 204;
+    resp.headers.push_back({"Allow", allow_of(r->methods)});
+    return resp;
   }
-  return Response::error(404, "no such path");
+  if (std::find(r->methods.begin(), r->methods.end(), req.method) == r->methods.end()) {
+    Response resp = Response::error(405, fmt::format("{} is not allowed here", req.method));
+    resp.headers.push_back({"Allow", allow_of(r->methods)});
+    return resp;
+  }
+  return preconditions(req, r->handler(req, ctx));
 }
 
 }  // namespace goro::http

@@ -29,11 +29,21 @@ struct Context {
 
 using Handler = std::function<Response(const Request&, const Context&)>;
 
+// Whether a handler answers at once (computes from the request and returns)
+// or may block (sleeps, reads a file, waits on a backend).  Pipelined
+// requests' answers are queued and sent together, but never held while a
+// handler that may block runs: they are sent before it starts.
+enum class Answers { may_block, at_once };
+
 class Router {
  public:
   // `methods` like {"GET", "POST"}; GET implies HEAD.  `prefix` matches every
   // path that starts with `path`.
-  void add(std::vector<std::string> methods, std::string path, Handler h, bool prefix = false);
+  void add(std::vector<std::string> methods, std::string path, Handler h, bool prefix = false,
+           Answers answers = Answers::may_block);
+  // Whether dispatch(req) may block: its route's Answers (404, 405 and
+  // OPTIONS answer at once).
+  bool may_block(const Request& req) const;
 
   // Finds the route and runs it.  Exceptions escape to the caller (the
   // connection turns them into 500).
@@ -45,7 +55,9 @@ class Router {
     std::string path;
     bool prefix;
     Handler handler;
+    Answers answers;
   };
+  const Route* find(std::string_view path) const;
   std::vector<Route> routes_;
 };
 
