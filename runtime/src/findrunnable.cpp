@@ -241,16 +241,19 @@ bool rehome_to(G* g, void* arg) {
 bool rehome() {
   P* p = this_p();
   if (!p || !in_goroutine() || p->runs_since_wake >= kNibbleRuns) return false;
-  if (now_ns() - p->woke_at >= kNibbleNs) return false;
+  std::int64_t now = now_ns();
+  if (now - p->woke_at >= kNibbleNs) return false;
   // Waits gather on the lowest-numbered P awake, never the other way:
   // two nibbling Ps offering their waits to each other would trade them
-  // back and forth for as long as both keep waking.
+  // back and forth for as long as both keep waking.  Not onto a P whose
+  // backlog is old (it has more than it can run: 5,000 sleepers waking at
+  // once), or its own waits would grow with every round.
   P* target = nullptr;
   {
     std::lock_guard<SpinLock> l(sched.lock);
     for (int i = 0; i < p->id && !target; i++) {
       P* q = sched.ps[static_cast<std::size_t>(i)].get();
-      if (!q->idle && !q->wake_spinning) target = q;
+      if (!q->idle && !q->wake_spinning && !(runq_len(q) > 0 && backlog_old(q, now))) target = q;
     }
   }
   if (!target) return false;
