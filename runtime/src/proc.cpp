@@ -43,8 +43,9 @@
 //   3. spin: steal half of a random victim's ring once it has waited
 //      kShareDelayNs, or its runnext once its owner has not scheduled for
 //      kRunnextGraceNs; retry the global queue, the poller and the timers
-//      (other Ps' too, once kTimerStealNs late), for up to kSpinNs.  At
-//      most half of the busy Ps spin.
+//      (other Ps' too, once kTimerStealNs late), for up to kSpinNs.  Only
+//      the last P awake spins, or one that wakep() woke; any other looks
+//      once for something to steal.
 //   4. go idle: join the idle list, re-check every queue (see "wakeups"),
 //      block in poller->poll(until the next timer, or until a busy P's timer
 //      is kTimerStealNs late; then run it here — see time.cpp).
@@ -90,11 +91,17 @@
 //     round keeps its work; a backlog (a CPU-bound burst, 5,000 timers
 //     firing at once) is shared within a millisecond.
 //   * rehome(), called by a goroutine about to park on its P's poller for
-//     long (the server's idle connection), moves it to a running P's inbox
+//     long (the server's idle connection), moves it to the inbox of the
+//     lowest-numbered P awake (one way only, so two Ps never trade waits)
 //     when its own P is only nibbling — it woke from sleep under
-//     kNibbleNs ago and has run fewer than kNibbleRuns Gs since.  Waits
-//     gather on the poller that is polled anyway; the other P sleeps until
-//     there is a backlog again, and then steals, and keeps, half of it.
+//     kNibbleNs ago and has run fewer than kNibbleRuns Gs since — and that
+//     P has no old backlog.  Waits gather on the poller that is polled
+//     anyway; the other P sleeps until there is a backlog again, and then
+//     steals, and keeps, half of it.
+//   * Only the last P awake spins (or one wakep() woke for a backlog), and
+//     a spinner that found work wakes another P only for work that waits:
+//     a second P spinning on its own poller never sleeps, so never nibbles,
+//     and takes a CPU from whoever shares the machine.
 //   * sysmon (sysmon.cpp) is the backstop: the checks above run when a busy
 //     P schedules, so a goroutine computing without a schedule point would
 //     hide its P's queue.

@@ -110,7 +110,8 @@ void yield();
 
 // Consolidation, for a goroutine about to arm a long wait on this P's
 // poller (a server's idle connection): if this P woke from sleep only for a
-// few goroutines while another P is running, the caller moves to that P
+// few goroutines while a lower-numbered P is running without a backlog of
+// old work, the caller moves to that P
 // (returns true, running there) so the wait lands on a poller that is
 // polled anyway and this P can stay asleep.  Otherwise returns false at
 // once.  See "Sharing work" in proc.cpp.
