@@ -179,6 +179,14 @@ def curl(args, out_file):
     return code, wout, trace, headers
 
 
+def judge(res, name, problems, log, ok_detail):
+    """One verdict for a curl check: its problems, or what went right."""
+    if problems:
+        res.fail(name, "; ".join(problems), log)
+    else:
+        res.ok(name, ok_detail)
+
+
 def check_http10(res, base, tmp):
     name = "curl --http1.0"
     out = tmp / "http10.out"
@@ -200,10 +208,7 @@ def check_http10(res, base, tmp):
         problems.append("Transfer-Encoding in a response to HTTP/1.0")
     if not re.search(rf"^content-length:\s*{len(HELLO)}\s*$", headers, re.I | re.M):
         problems.append("no Content-Length of the body")
-    if problems:
-        res.fail(name, "; ".join(problems), headers + trace)
-    else:
-        res.ok(name, f"HTTP/1.0 request: {status}, response HTTP/{version}, body {len(body)} bytes, Content-Length")
+    judge(res, name, problems, headers + trace, f"HTTP/1.0 request: {status}, response HTTP/{version}, body {len(body)} bytes, Content-Length")
 
     # HTTP/1.0 keep-alive: the response says so and curl reuses the connection.
     name = "curl --http1.0 keep-alive"
@@ -222,10 +227,7 @@ def check_http10(res, base, tmp):
         problems.append(f"bodies {bodies}, want {HELLO!r} twice")
     if connects != ["1", "0"]:
         problems.append(f"new connections per request {connects}, want ['1', '0'] (the second reused)")
-    if problems:
-        res.fail(name, "; ".join(problems), headers + trace)
-    else:
-        res.ok(name, "`Connection: keep-alive` answered, second request on the same connection")
+    judge(res, name, problems, headers + trace, "`Connection: keep-alive` answered, second request on the same connection")
 
 
 def check_chunked_upload(res, base, tmp, data):
@@ -249,10 +251,7 @@ def check_chunked_upload(res, base, tmp, data):
     if body != data:
         problems.append(f"echoed {len(body)} bytes, {'a prefix' if data.startswith(body) else 'different'} "
                         f"(sent {len(data)})")
-    if problems:
-        res.fail(name, "; ".join(problems), headers + trace)
-    else:
-        res.ok(name, f"200, {len(body)} bytes echoed byte-exact")
+    judge(res, name, problems, headers + trace, f"200, {len(body)} bytes echoed byte-exact")
 
 
 def check_expect_continue(res, base, tmp, data):
@@ -275,10 +274,7 @@ def check_expect_continue(res, base, tmp, data):
         problems.append(f"status {w}, want 200")
     if body != data:
         problems.append(f"echoed {len(body)} bytes, want the {len(data)} sent")
-    if problems:
-        res.fail(name, "; ".join(problems), headers + trace)
-    else:
-        res.ok(name, f"100 Continue seen, then 200 with {len(body)} bytes echoed byte-exact")
+    judge(res, name, problems, headers + trace, f"100 Continue seen, then 200 with {len(body)} bytes echoed byte-exact")
 
 
 def check_static(res, base, tmp, fname, data):
@@ -293,10 +289,7 @@ def check_static(res, base, tmp, fname, data):
         problems.append(f"status {w}, want 200")
     if body != data:
         problems.append(f"downloaded {len(body)} bytes, not the file's {len(data)} as they are")
-    if problems:
-        res.fail(name, "; ".join(problems), headers + trace)
-    else:
-        res.ok(name, f"200, {len(body)} bytes identical to the file")
+    judge(res, name, problems, headers + trace, f"200, {len(body)} bytes identical to the file")
 
 
 def main():

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "backend.hpp"  // netpoll internals, via goro::netpoll_internal: FaultyBackend
@@ -74,6 +75,17 @@ std::pair<Conn, Conn> tcp_pair() {
   REQUIRE(Conn::connect(a, "127.0.0.1", l.port()) == 0);
   REQUIRE(l.accept(b, nullptr) == 0);
   return {std::move(a), std::move(b)};
+}
+
+// A Unix socketpair whose first end has a 4 KiB send buffer, so writes are
+// short and hit EAGAIN.  (TCP with tiny buffers stalls in zero-window
+// probes, which would test TCP, not write_all.)
+std::pair<Conn, Conn> small_sndbuf_pair() {
+  int sv[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
+  int small = 4096;
+  ::setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+  return {Conn(sv[0]), Conn(sv[1])};
 }
 
 }  // namespace
@@ -451,13 +463,7 @@ TEST_CASE("write_all survives short writes and EAGAIN into a small socket buffer
   for (PollerKind kind : backends()) {
     CAPTURE(goro::netpoll::to_string(kind));
     run_on(kind, 2, [] {
-      // A Unix socketpair with a small send buffer: TCP with tiny buffers
-      // stalls in zero-window probes, which would test TCP, not write_all.
-      int sv[2];
-      REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
-      Conn a(sv[0]), b(sv[1]);
-      int small = 4096;
-      ::setsockopt(a.fd(), SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+      auto [a, b] = small_sndbuf_pair();
       constexpr size_t kTotal = 4 << 20;
       std::string payload(kTotal, '\0');
       for (size_t i = 0; i < kTotal; ++i) payload[i] = static_cast<char>(i * 7 + i / 4096);
@@ -490,11 +496,7 @@ TEST_CASE("write_all with a stall timeout: a slow reader gets everything, a stop
   for (PollerKind kind : backends()) {
     CAPTURE(goro::netpoll::to_string(kind));
     run_on(kind, 2, [] {
-      int sv[2];
-      REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
-      Conn a(sv[0]), b(sv[1]);
-      int small = 4096;
-      ::setsockopt(a.fd(), SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+      auto [a, b] = small_sndbuf_pair();
       // The reader takes 8 KiB every 20 ms: the whole write lasts ~1.6 s,
       // four times the 400 ms stall limit, but no gap comes near it.  A
       // deadline for the whole write (the old semantics) fails this.
