@@ -212,6 +212,15 @@ void add_techempower_routes(Router& r, std::shared_ptr<pg::Pool> pool, std::chro
     return pg::Status{};
   }));
 
+  // The pool's state, for watching it under load (and for tests).
+  r.add({"GET"}, "/debug/db", [pool](const Request&, const Context&) {
+    if (!pool) return json({{"configured", false}});
+    pg::Pool::Stats s = pool->stats();
+    return json({{"configured", true}, {"size", s.size}, {"open", s.open}, {"idle", s.idle},
+                 {"waiting", s.waiting}, {"acquires", s.acquires}, {"waits", s.waits}, {"busy", s.busy},
+                 {"connects", s.connects}, {"connect_failures", s.connect_failures}, {"discarded", s.discarded}});
+  }, false, at_once);
+
   r.add({"GET"}, "/fortunes", with_db([](const Request&, pg::Conn& c, pg::Deadline d, Response& res) {
     pg::Result rows;
     if (pg::Status st = c.exec(kSelectFortunes, {}, d, rows); !st.ok()) return st;

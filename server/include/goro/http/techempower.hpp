@@ -25,8 +25,9 @@ namespace goro::http {
 // connection (Pool::Options::setup).
 pg::Status prepare_techempower(pg::Conn& c, pg::Deadline d);
 
-// Adds the six routes.  `timeout` bounds one request's database work,
-// including the wait for a pooled connection.  `pool` may be null.
+// Adds the six routes, and GET /debug/db (the pool's counters as JSON).
+// `timeout` bounds one request's database work, including the wait for a
+// pooled connection.  `pool` may be null.
 void add_techempower_routes(Router& r, std::shared_ptr<pg::Pool> pool, std::chrono::milliseconds timeout);
 
 }  // namespace goro::http
