@@ -141,6 +141,16 @@ var fortunesPage = template.Must(template.New("fortunes").Parse(
 		`{{range .}}<tr><td>{{.ID}}</td><td>{{.Message}}</td></tr>{{end}}` +
 		`</table></body></html>`))
 
+// renderFortunes is the fortunes page of the rows read: TechEmpower's extra row
+// added at request time, all sorted by message, every message escaped.
+func renderFortunes(fs []fortune) ([]byte, error) {
+	fs = append(fs, fortune{0, "Additional fortune added at request time."})
+	sort.Slice(fs, func(i, j int) bool { return fs[i].Message < fs[j].Message })
+	var page bytes.Buffer
+	err := fortunesPage.Execute(&page, fs)
+	return page.Bytes(), err
+}
+
 // store is the database side: one pool, statements prepared once (database/sql
 // re-prepares each on every pooled connection it runs on).
 type store struct {
@@ -266,22 +276,8 @@ func dbHandler(s *store, h func(ctx context.Context, w http.ResponseWriter, r *h
 	}
 }
 
-func main() {
-	bind := flag.String("bind", "127.0.0.1", "address to listen on")
-	port := flag.Int("port", 0, "port (0 picks a free one)")
-	conninfo := flag.String("db", "", "libpq conninfo of the TechEmpower database (none: DB endpoints answer 503)")
-	pool := flag.Int("db-pool", 16, "database connections in the pool")
-	flag.Parse()
-
-	var st *store
-	if *conninfo != "" {
-		var err error
-		if st, err = openStore(*conninfo, *pool); err != nil {
-			log.Fatalf("database: %v", err)
-		}
-	}
-	rand.Seed(time.Now().UnixNano())
-
+// newHandler serves every endpoint; st nil (no --db): the database ones answer 503.
+func newHandler(st *store) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
@@ -358,14 +354,11 @@ func main() {
 		if err != nil {
 			return err
 		}
-		fs = append(fs, fortune{0, "Additional fortune added at request time."})
-		sort.Slice(fs, func(i, j int) bool { return fs[i].Message < fs[j].Message })
-		var page bytes.Buffer
-		if err := fortunesPage.Execute(&page, fs); err != nil {
-			return err
+		page, err := renderFortunes(fs)
+		if err == nil {
+			send(w, "text/html; charset=utf-8", page)
 		}
-		send(w, "text/html; charset=utf-8", page.Bytes())
-		return nil
+		return err
 	}))
 	mux.HandleFunc("/debug/vars", func(w http.ResponseWriter, r *http.Request) {
 		var ms runtime.MemStats
@@ -376,13 +369,32 @@ func main() {
 	})
 	// Every response names the server (TechEmpower's rule); every request but
 	// the counter's own page is counted.
-	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Server", "Go")
 		if r.URL.Path != "/debug/vars" {
 			requests.Add(1)
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+func main() {
+	bind := flag.String("bind", "127.0.0.1", "address to listen on")
+	port := flag.Int("port", 0, "port (0 picks a free one)")
+	conninfo := flag.String("db", "", "libpq conninfo of the TechEmpower database (none: DB endpoints answer 503)")
+	pool := flag.Int("db-pool", 16, "database connections in the pool")
+	flag.Parse()
+
+	var st *store
+	if *conninfo != "" {
+		var err error
+		if st, err = openStore(*conninfo, *pool); err != nil {
+			log.Fatalf("database: %v", err)
+		}
+	}
+	rand.Seed(time.Now().UnixNano())
+
+	handler := newHandler(st)
 
 	ln, err := net.Listen("tcp", net.JoinHostPort(*bind, strconv.Itoa(*port)))
 	if err != nil {
