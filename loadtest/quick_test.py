@@ -8,8 +8,10 @@ What it shows: `loadtest/compare --quick` starts the servers, drives them with w
 and writes a report that is well-formed — the expected sections and table headers,
 at least one chart that is a real PNG and is linked from the report; the server
 CPU per request table has a row with figures for every goro mode, the floor and
-(when installed) nginx, and every row of "Targets (issue #11)" has a verdict
-word. It does not judge the numbers: they belong to the machine. Exits 77 (CTest: skipped) with the
+(when installed) nginx, and every row of "Targets (issue #11)" and "Targets
+(issue #12)" has a verdict word; unless the report notes that PostgreSQL could
+not start, the single-query table has a row with the database's CPU for every
+goro mode and Go. It does not judge the numbers: they belong to the machine. Exits 77 (CTest: skipped) with the
 reason when wrk, gnuplot or the goro binary is missing.
 """
 
@@ -38,6 +40,7 @@ REQUIRED = [
     "| system | depth 1 @ 50 | depth 1 @ 5,000 | depth 16 @ 50 | depth 16 @ 5,000 |",
     "| system | p99 @ 50 | p99 @ 5,000 |",
     "## Targets (issue #11)",
+    "## Targets (issue #12)",
     "| target | point | measured | verdict |",
     "Pinning: off",
     "## Idle connections",
@@ -60,6 +63,26 @@ def check_headline(text):
     verdicts = re.findall(r"^\| [^|]+ \| [^|]+ \| [^|]+ \| ([^|]+) \|$", sec, re.M)[1:]  # [0]: the header
     if len(verdicts) < 20 or any(v.strip() not in ("met", "not met", "not measured") for v in verdicts):
         bad.append(f"target rows with met / not met / not measured (got {verdicts[:3]}...)")
+    return bad
+
+
+def check_database(text):
+    """Issue #12: every target row has a verdict word; when PostgreSQL ran, GET
+    /db has a row per goro mode and Go with figures for the database's CPU."""
+    bad = []
+    sec = text.partition("## Targets (issue #12)")[2].partition("\n## ")[0]
+    verdicts = re.findall(r"^\| [^|]+ \| [^|]+ \| [^|]+ \| ([^|]+) \|$", sec, re.M)[1:]
+    if len(verdicts) < 20 or any(v.strip() not in ("met", "not met", "not measured") for v in verdicts):
+        bad.append(f"issue #12 target rows with met / not met / not measured (got {verdicts[:3]}...)")
+    if "database scenarios (db, queries, fortunes, updates) skipped" in text:
+        print("note: PostgreSQL did not start, database scenarios skipped (the report says why)")
+        return bad
+    table = text.partition("## single query (GET /db)")[2].partition("\n## ")[0]
+    for s in MODES_RUN + ("go",):
+        # ... | DB CPU µs/req | DB cores | wrk cores |
+        if not re.search(rf"^\| 256 \| {re.escape(s)} \|.*\| [0-9][0-9.,]*(?: \[[^]]*\])? "
+                         rf"\| [0-9.]+(?: \[[^]]*\])? \| [0-9.]+(?: \[[^]]*\])? \|$", table, re.M):
+            bad.append(f"a GET /db row for {s} with the database's CPU")
     return bad
 
 
@@ -113,6 +136,7 @@ def main():
         if float(m.group(2)) <= 0:
             bad.append(f"a wrk cores figure above 0 for mode {mode} (got {m.group(2)})")
     bad += check_headline(text)
+    bad += check_database(text)
     if "| wrk cores |" not in text:
         bad.append("the wrk cores column")
     pngs = [p for p in out.glob("*.png") if p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"]

@@ -16,6 +16,10 @@ What it checks:
   never counted as holding;
 - issue #11's targets: each bound met just inside it and not met just outside
   it, and "not measured" when the run lacks the points;
+- issue #12's targets (database scenarios) the same way; their throughput
+  counts successful answers only; the database's CPU is found from the
+  postmaster's socket lock file and keeps the CPU of backends already reaped;
+  a database script that fails skips the database scenarios with a note;
 - the README rewrite replaces only what lies between the markers, fails without
   them, and marks a quick run; `compare --rerender --publish` refuses a README
   without markers and leaves it untouched.
@@ -25,6 +29,7 @@ import copy
 import importlib.machinery
 import importlib.util
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -308,6 +313,144 @@ class Targets(unittest.TestCase):
         self.assertIn("targets: 22 of 22 measured met", block)
         set_run(d, "goroutine", "hello", 50, p99_ms=3.5)
         self.assertIn("not met: hello p99 (default config) ≤ 1.5× nginx's (@ 50)", C.readme_block(C.View(d), []))
+
+
+def dsynth():
+    """A run that meets every target of issue #12 by a small margin (or at the
+    bound), so that one figure moved across its bound flips exactly that target."""
+    runs = []
+    for scen in C.DB_SCENARIOS:
+        for s, ok_rps, threads in (("goroutine", 13000, 10), ("thread", 10800, 256), ("go", 10000, 12)):
+            runs.append(run(s, scen, 256, ok_rps, ok_rps=ok_rps, non2xx=0, peak_threads=threads,
+                            db_cpu_us_per_req=50.0, db_cores=0.8))
+    d = synth(True)
+    d["settings"]["systems"], d["runs"], d["idle"] = ["goroutine", "thread", "go"], runs, []
+    return d
+
+
+def db_target(d, prefix, point):
+    rows = [v for t, pt, _m, v in C.db_target_rows(C.View(d)) if t.startswith(prefix) and pt == point]
+    assert len(rows) == 1, (prefix, point, rows)
+    return rows[0]
+
+
+class DbTargets(unittest.TestCase):
+    def test_every_target_met_by_the_synthetic_run(self):
+        rows = C.db_target_rows(C.View(dsynth()))
+        self.assertEqual(len(rows), 5 * len(C.DB_SCENARIOS))
+        for t, pt, m, verdict in rows:
+            with self.subTest(target=t, point=pt):
+                self.assertEqual(verdict, C.MET, m)
+
+    def test_each_target_not_met_across_its_bound(self):
+        cases = [
+            ("goroutine ≥ 1.3× Go", "db @ 256", lambda d: set_run(d, "go", "db", 256, ok_rps=10001)),
+            ("goroutine ≥ 1.2× thread", "queries @ 256", lambda d: set_run(d, "thread", "queries", 256, ok_rps=10834)),
+            ("goroutine: zero errors", "fortunes @ 256", lambda d: set_run(d, "goroutine", "fortunes", 256, errors=1)),
+            ("goroutine: threads ≤ procs", "updates @ 256",
+             lambda d: set_run(d, "goroutine", "updates", 256, peak_threads=11)),
+            ("thread mode: threads grow", "db @ 256", lambda d: set_run(d, "thread", "db", 256, peak_threads=255)),
+        ]
+        for prefix, point, change in cases:
+            with self.subTest(target=prefix, point=point):
+                d = dsynth()
+                self.assertEqual(db_target(d, prefix, point), C.MET)
+                change(d)
+                self.assertEqual(db_target(d, prefix, point), C.NOT_MET)
+                moved = [(t, pt) for t, pt, _m, v in C.db_target_rows(C.View(d)) if v == C.NOT_MET]
+                self.assertEqual(len(moved), 1, moved)
+
+    def test_throughput_counts_successful_answers_only(self):
+        # A goroutine mode answering 503 fast has high req/s but few successes.
+        w = {"requests": 20000, "duration_us": 1_000_000, "errors": {"connect": 0, "read": 0, "write": 0,
+                                                                     "status": 10000, "timeout": 0},
+             "latency_us": {"p50": 1000, "p99": 5000, "max": 9000}}
+        peak = {"hwm_kb": 1024, "vm_kb": 1024, "threads": 5}
+        r = C.summarize("goroutine", "db", 256, 1, w, peak, 1.0, 1.0, [0, 0], None, 0)
+        self.assertEqual((r["rps"], r["ok_rps"], r["non2xx"], r["errors"]), (20000, 10000, 10000, 10000))
+        self.assertNotIn("db_cpu_us_per_req", r)  # no database CPU measured: no column figure
+        r = C.summarize("goroutine", "db", 256, 1, w, peak, 1.0, 1.0, [0, 0], None, 0, db_cpu_s=0.5)
+        self.assertEqual((r["db_cpu_us_per_req"], r["db_cores"]), (25.0, 0.5))
+        d = dsynth()
+        set_run(d, "goroutine", "db", 256, rps=26000, ok_rps=6500)
+        self.assertEqual(db_target(d, "goroutine ≥ 1.3× Go", "db @ 256"), C.NOT_MET)
+
+    def test_missing_points_are_not_measured(self):
+        d = dsynth()
+        d["runs"] = [r for r in d["runs"] if r["system"] != "go"]
+        for t, pt, _m, v in C.db_target_rows(C.View(d)):
+            with self.subTest(target=t, point=pt):
+                self.assertEqual(v, C.NM if "Go" in t else C.MET)
+        d["machine"].pop("cores")  # procs unknown: the thread bound cannot be judged
+        self.assertEqual(db_target(d, "goroutine: threads", "db @ 256"), C.NM)
+        d = synth(True)  # a run without PostgreSQL
+        self.assertTrue(all(v == C.NM for *_x, v in C.db_target_rows(C.View(d))))
+
+    def test_report_and_readme_show_them(self):
+        d = dsynth()
+        L = []
+        C.db_targets(L.append, C.View(d))
+        text = "\n".join(L)
+        self.assertIn("## Targets (issue #12)", text)
+        self.assertIn("20 of 20 measured targets met", text)
+        self.assertIn("| goroutine: threads ≤ procs + 8 | updates @ 256 | 10 threads at most (bound 2 procs + 8) | met |",
+                      text)
+        block = C.readme_block(C.View(d), [])
+        self.assertIn("| queries ×20 | 256 | 13,000 (×1.20) | 10,800 | 10,000 (×0.93) |", block)
+        self.assertIn("Issue #12's targets: 20 of 20 measured met.", block)
+        set_run(d, "thread", "db", 256, peak_threads=200)
+        self.assertIn("not met: thread mode: threads grow to one per connection (db @ 256)",
+                      C.readme_block(C.View(d), []))
+
+
+class Database(unittest.TestCase):
+    def setUp(self):
+        self.dir = Path(tempfile.mkdtemp(prefix="goro-db-"))
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def test_postmaster_from_the_socket_lock_file(self):
+        (self.dir / ".s.PGSQL.54321.lock").write_text(f"{os.getpid()}\n/data\n")
+        self.assertEqual(C.postmaster_pid(f"host={self.dir} port=54321 dbname=hello_world"), os.getpid())
+        self.assertIsNone(C.postmaster_pid(f"host={self.dir} port=54322 dbname=hello_world"))  # no lock file
+        self.assertIsNone(C.postmaster_pid("host=127.0.0.1 port=54321 dbname=hello_world"))  # TCP: no socket dir
+
+    def test_cpu_keeps_reaped_children(self):
+        # This process stands in for the postmaster: a child burns CPU and is
+        # reaped; the cluster's CPU must not lose it.
+        db = C.Database(Path("/bin/true"), self.dir, self.dir / "log")
+        db.postmaster = os.getpid()
+        before = db.cpu_s()
+        subprocess.run([sys.executable, "-c", "import time\nwhile time.process_time() < 0.3: pass"], check=True)
+        self.assertGreaterEqual(db.cpu_s() - before, 0.25)
+
+    def script(self, body):
+        p = self.dir / "db"
+        p.write_text("#!/bin/sh\n" + body)
+        p.chmod(0o755)
+        return p
+
+    def test_start_reads_the_last_line_and_stop_runs(self):
+        p = self.script('case "$1" in start) echo creating; echo "host=$2/socket port=5 dbname=hello_world";; '
+                        'stop) echo stopped >"$2/stopped";; esac\n')
+        db = C.Database(p, self.dir / "cluster", self.dir / "db.log")
+        self.assertEqual(db.start(), f"host={self.dir}/cluster/socket port=5 dbname=hello_world")
+        db.stop()
+        self.assertTrue((self.dir / "cluster" / "stopped").is_file())
+
+    def test_a_failing_script_skips_the_scenarios_with_a_note(self):
+        class Ctx:
+            out, db = self.dir / "out", None
+        (self.dir / "out").mkdir()
+        for script in (self.script("echo 'postgres: not installed' >&2; exit 1\n"), self.dir / "absent"):
+            with self.subTest(script=script.name):
+                notes = []
+                self.assertFalse(C.start_database(Ctx, script, self.dir, notes))
+                self.assertIsNone(Ctx.db)
+                self.assertEqual(len(notes), 1)
+                self.assertIn("database scenarios (db, queries, fortunes, updates) skipped", notes[0])
+        self.assertIn("postgres: not installed", (self.dir / "db.log").read_text())
 
 
 class Readme(unittest.TestCase):

@@ -1,3 +1,0 @@
-module goro/loadtest/peers/go
-
-go 1.19
