@@ -2,11 +2,14 @@
 // goro::netpoll::wait_fd on PQsocket() (see conn.hpp for the contract).
 #include "goro/pg/conn.hpp"
 
+#include <arpa/inet.h>
 #include <libpq-fe.h>
 #include <poll.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 
 #include "goro/netpoll/fd.hpp"
@@ -62,6 +65,43 @@ void send_cancel(PGcancel* cancel) {
   }
 }
 
+// Whether connecting as `conninfo` says may look a host name up (a blocking
+// getaddrinfo inside libpq): not when every host is a socket directory
+// ("/..."), an abstract socket ("@...") or a numeric address, or hostaddr is
+// given.  A service file may name anything: assume a lookup.
+bool may_resolve(const std::string& conninfo) {
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(conninfo.c_str(), &err);
+  if (!opts) {
+    PQfreemem(err);
+    return true;  // PQconnectStart will say what is wrong
+  }
+  std::string host, hostaddr;
+  bool service = std::getenv("PGSERVICE") != nullptr;
+  for (PQconninfoOption* o = opts; o->keyword; ++o) {
+    if (!o->val) continue;
+    if (std::strcmp(o->keyword, "host") == 0) host = o->val;
+    if (std::strcmp(o->keyword, "hostaddr") == 0) hostaddr = o->val;
+    if (std::strcmp(o->keyword, "service") == 0) service = true;
+  }
+  PQconninfoFree(opts);
+  if (service) return true;
+  if (!hostaddr.empty()) return false;
+  if (host.empty())
+    if (const char* env = std::getenv("PGHOST")) host = env;
+  std::string_view rest = host;
+  while (!rest.empty()) {
+    std::string one(rest.substr(0, rest.find(',')));
+    rest.remove_prefix(std::min(rest.size(), one.size() + 1));
+    unsigned char addr[sizeof(in6_addr)];
+    if (one.empty() || one[0] == '/' || one[0] == '@' || ::inet_pton(AF_INET, one.c_str(), addr) == 1 ||
+        ::inet_pton(AF_INET6, one.c_str(), addr) == 1)
+      continue;
+    return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 // ---- Result ----------------------------------------------------------------
@@ -99,12 +139,15 @@ bool Result::integer(int row, int col, long long& out) const noexcept {
 // ---- Conn ------------------------------------------------------------------
 
 Status Conn::open(const std::string& conninfo, Deadline d, std::unique_ptr<Conn>& out) {
-  // PQconnectStart parses the conninfo and may resolve a host name (a
-  // blocking getaddrinfo), and so may PQconnectPoll when it moves on to the
-  // next host: both run on a blocking() helper thread, so a goroutine's
-  // worker never stalls on DNS.  Connecting is rare (the pool keeps
-  // connections); queries never take this path.
-  PGconn* pg = goro::blocking([&] { return PQconnectStart(conninfo.c_str()); });
+  // PQconnectStart may resolve a host name (a blocking getaddrinfo), and so
+  // may PQconnectPoll when it moves on to the next host.  When a name may be
+  // looked up, both run on a blocking() helper thread, so a goroutine's
+  // worker never stalls on DNS; for a socket path or a numeric address they
+  // only make a non-blocking socket and run here (a hand-off per call would
+  // start helper threads for nothing when a pool opens its connections).
+  const bool lookup = may_resolve(conninfo);
+  auto call = [lookup](auto fn) { return lookup ? goro::blocking(fn) : fn(); };
+  PGconn* pg = call([&] { return PQconnectStart(conninfo.c_str()); });
   if (!pg) return error(Errc::unavailable, "out of memory starting a connection");
   std::unique_ptr<Conn> c(new Conn(pg));
   if (PQstatus(pg) == CONNECTION_BAD) return error(Errc::unavailable, PQerrorMessage(pg));
@@ -115,7 +158,7 @@ Status Conn::open(const std::string& conninfo, Deadline d, std::unique_ptr<Conn>
     int r = netpoll::wait_fd(PQsocket(pg), ps == PGRES_POLLING_READING ? POLLIN : POLLOUT, d);
     if (r == -ETIMEDOUT) return error(Errc::timeout, "connecting: deadline passed");
     if (r < 0) return error(Errc::unavailable, std::string("connecting: ") + std::strerror(-r));
-    ps = goro::blocking([&] { return PQconnectPoll(pg); });
+    ps = call([&] { return PQconnectPoll(pg); });
   }
   if (PQsetnonblocking(pg, 1) != 0) return error(Errc::unavailable, PQerrorMessage(pg));
   out = std::move(c);

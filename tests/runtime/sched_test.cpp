@@ -474,6 +474,8 @@ TEST_CASE("blocking runs on a helper thread while the goroutine is parked") {
     auto tid = goro::blocking([] { return worker_from_thread_name(); });
     CHECK(tid == -1);  // not a worker
     CHECK(w >= 0);
+    auto named = [] { return worker_from_thread_name(); };  // an lvalue callable, too
+    CHECK(goro::blocking(named) == -1);
     CHECK_THROWS_WITH(goro::blocking([]() -> int { throw std::runtime_error("boom"); }), "boom");
 
     Gate gate;

@@ -189,7 +189,7 @@ auto blocking(F&& fn) -> std::invoke_result_t<F&> {
   static_assert(!std::is_reference_v<R>, "goro::blocking: return a value, not a reference");
   if (!in_goroutine()) return fn();
   struct Job : detail::BlockingJob {
-    F* fn;
+    std::remove_reference_t<F>* fn;  // F is a reference when fn is an lvalue
     std::exception_ptr err;
     std::optional<std::conditional_t<std::is_void_v<R>, char, R>> result;
   } job;
