@@ -17,7 +17,9 @@ import json
 import os
 import random
 import signal
+import subprocess
 import sys
+import threading
 from urllib.parse import parse_qs, urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -44,6 +46,9 @@ FAULTS = {
     "updates-not-persisted": "/updates answers new numbers without writing them",
     "updates-wrong-row": "/updates writes the new number to the next id",
     "updates-lose-one": "/updates writes all rows but the last",
+    "pool-unbounded": "ignores --db-pool: one database session per request (held 1 s)",
+    "down-500": "database unreachable: 500 instead of 503",
+    "deadline-no-cancel": "past --db-timeout, answers 504 but leaves the query running",
 }
 
 
@@ -63,15 +68,47 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--db", required=True)
-    ap.add_argument("--db-pool", type=int)  # accepted like the real servers; unused
+    ap.add_argument("--db-pool", type=int, default=16, help="psql processes at once")
+    ap.add_argument("--db-timeout", default="5s", help="statement_timeout: PostgreSQL cancels a slower query")
     ap.add_argument("--fault", choices=FAULTS, default="none")
-    a = ap.parse_args()
-    db = tc.Psql(a.db)
+    a, _ = ap.parse_known_args()  # goro's other flags (--mode, --log-level...) mean nothing here
     fault = a.fault
+    pool = threading.BoundedSemaphore(100000 if fault == "pool-unbounded" else a.db_pool)
+    timeout_ms = int(float(a.db_timeout[:-2]) if a.db_timeout.endswith("ms") else float(a.db_timeout.rstrip("s")) * 1000)
+    cancel = fault != "deadline-no-cancel"
+    env = dict(os.environ, PGOPTIONS=f"-c statement_timeout={timeout_ms}") if cancel else None
+
+    class DbError(Exception):
+        def __init__(self, status, text):
+            super().__init__(text)
+            self.status = status
+
+    class Db(tc.Psql):
+        def query(self, sql):
+            """Rows, or DbError: 504 past the deadline, 503 when the database is unreachable."""
+            with pool:
+                p = subprocess.Popen(self.argv("-c", sql), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+                try:
+                    # deadline-no-cancel: past the deadline (plus time for psql to start
+                    # on a loaded machine) answer 504 but leave the query running, as a
+                    # server that forgets to cancel does.
+                    out, errb = p.communicate(timeout=30 if cancel else timeout_ms / 1000 + 1.5)
+                except subprocess.TimeoutExpired:
+                    raise DbError(504, "database timeout (the query left running)") from None
+            err = errb.decode(errors="replace").strip()
+            if p.returncode == 0:
+                return [tuple(line.split("\t")) for line in out.decode().splitlines() if line]
+            if "statement timeout" in err:
+                raise DbError(504, f"database timeout: {err}")
+            raise DbError(500 if fault == "down-500" else 503, f"database unavailable: {err}")
+
+    db = Db(a.db)
 
     def rows_for(ids):
-        got = dict((int(i), int(n)) for i, n in db.query(
-            f"SELECT id, randomnumber FROM world WHERE id IN ({','.join(map(str, set(ids)))})"))
+        # pool-unbounded: sessions held long enough to overlap, as a server's would under load.
+        hold = "pg_sleep(1), " if fault == "pool-unbounded" else ""
+        got = dict((int(r[-2]), int(r[-1])) for r in db.query(
+            f"SELECT {hold}id, randomnumber FROM world WHERE id IN ({','.join(map(str, set(ids)))})"))
         return [{"id": i, "randomNumber": got[i]} for i in ids]
 
     started = email.utils.formatdate(usegmt=True)
@@ -98,7 +135,12 @@ def main():
             self.answer(200, "application/json", json.dumps(v).encode())
 
         def do_GET(self):
-            u = urlsplit(self.path)
+            try:
+                self.route(urlsplit(self.path))
+            except DbError as e:
+                self.answer(e.status, "text/plain; charset=utf-8", str(e).encode())
+
+        def route(self, u):
             if u.path == "/json":
                 self.json({"message": "Hello, World!", **({"extra": 1} if fault == "json-extra-key" else {})})
             elif u.path == "/plaintext":
@@ -147,6 +189,7 @@ def main():
         def log_message(self, *args):
             pass
 
+    http.server.ThreadingHTTPServer.request_queue_size = 4096  # 1000 connections at once: no SYN retries
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
     print(f"tfb-stub ({fault}): listening on 127.0.0.1:{srv.server_address[1]}", file=sys.stderr, flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # a clean exit, like the real servers
