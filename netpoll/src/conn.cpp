@@ -1,5 +1,5 @@
 // goro::netpoll::Conn, for every mode: a non-blocking socket whose operations
-// try the syscall first and, on EAGAIN, wait through detail::wait_fd — a park
+// try the syscall first and, on EAGAIN, wait through wait_fd (fd.hpp) — a park
 // on the P's netpoll backend in a goroutine, poll(2) bounded by the deadline
 // (and the interrupt's eventfd) on an OS thread.  Also when_readable, the
 // goroutine-less idle wait (Callback), and the shared helpers of wait.hpp.
@@ -72,6 +72,8 @@ socklen_t socket_address(const std::string& host, int port, sockaddr_storage& ss
   return 0;
 }
 
+}  // namespace detail
+
 int wait_fd(int fd, short events, Deadline d, const Interrupt* intr) {
   detail::Backend* b = detail::current_backend();
   if (!b) return wait_blocking(fd, events, d, intr);
@@ -83,9 +85,6 @@ int wait_fd(int fd, short events, Deadline d, const Interrupt* intr) {
   intr->withdraw(&e);
   return intr->fired() ? -ECANCELED : r;
 }
-}  // namespace detail
-
-using detail::wait_fd;
 
 Callback::Callback() noexcept { ::new (wait_) detail::WaitRecord{}; }
 

@@ -164,7 +164,7 @@ int Listener::accept(Conn& out, const Interrupt* intr) {
     }
     if (errno == EINTR || errno == ECONNABORTED) continue;
     if (errno != EAGAIN) return -errno;
-    int r = detail::wait_fd(fd_, POLLIN, kNoDeadline, intr);
+    int r = wait_fd(fd_, POLLIN, kNoDeadline, intr);
     if (r < 0) return r;
   }
 }

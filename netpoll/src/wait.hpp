@@ -1,21 +1,15 @@
-// What Conn and Listener share (internal): the one place they wait, and
-// address parsing.
+// What Conn and Listener share (internal): address parsing.  The one place
+// they wait is the public wait_fd (goro/netpoll/fd.hpp).
 #pragma once
 
 #include <sys/socket.h>
 
 #include <string>
 
-#include "goro/netpoll/deadline.hpp"
+#include "goro/netpoll/fd.hpp"
 
 namespace goro::netpoll {
-class Interrupt;
 namespace detail {
-
-// Waits until fd reports `events`, the deadline passes (-ETIMEDOUT) or
-// `intr` fires (-ECANCELED); 0 when ready.  In a goroutine on a netpoll
-// backend it parks (Backend::wait_fd); on an OS thread it blocks in poll(2).
-int wait_fd(int fd, short events, Deadline d, const Interrupt* intr);
 
 // Fills `ss` from a numeric IPv4/IPv6 address and a port; returns its
 // length, or 0 if the address or port is invalid.

@@ -102,6 +102,7 @@ const char* to_string(WaitReason r) noexcept {
     case WaitReason::mutex: return "mutex";
     case WaitReason::waitgroup: return "waitgroup";
     case WaitReason::blocking_call: return "blocking call";
+    case WaitReason::semacquire: return "semacquire";
     case WaitReason::migrating: return "migrating";
   }
   return "?";

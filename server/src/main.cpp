@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "goro/http/server.hpp"
+#include "goro/http/techempower.hpp"
 
 namespace {
 
@@ -76,6 +77,14 @@ int main(int argc, char** argv) {
       "  GET  /metrics            the same in Prometheus text format\n"
       "  GET  /debug/goroutines   every goroutine with its state and wait reason\n"
       "  GET  /debug/throw        a handler that throws: a 500, and the server goes on\n"
+      "TechEmpower's test types (https://github.com/TechEmpower/FrameworkBenchmarks), the last four on PostgreSQL\n"
+      "(--db; scripts/db start runs one):\n"
+      "  GET  /json, /plaintext   {\"message\":\"Hello, World!\"}, Hello, World!\n"
+      "  GET  /db                 one random World row as JSON\n"
+      "  GET  /queries?queries=N  N rows (1-500), each its own query\n"
+      "  GET  /fortunes           every Fortune and one added, sorted, as an HTML table\n"
+      "  GET  /updates?queries=N  N rows given new random numbers, persisted\n"
+      "  Database down: 503; no pooled connection free in time: 503; over --db-timeout: 504.\n"
       "SIGINT/SIGTERM shut down gracefully; a second signal exits at once."};
   app.set_version_flag("--version", "goro 0.1.0");
   std::string mode = "goroutine";
@@ -119,6 +128,20 @@ int main(int argc, char** argv) {
                "send_timeout: a slow reader that keeps reading gets the whole response; then close");
   add_duration(app, "--shutdown-timeout", cfg.shutdown_timeout,
                "on SIGINT/SIGTERM, time for in-flight requests before connections are closed by force");
+  std::string db;
+  app.add_option("--db", db,
+                 "PostgreSQL for /db, /queries, /fortunes, /updates: a libpq conninfo (\"host=/path port=5432 "
+                 "dbname=hello_world user=...\") or postgresql:// URI. Without it, libpq's environment (PGHOST, "
+                 "PGDATABASE, PGSERVICE) if set; else those endpoints answer 503");
+  int db_pool = 16;
+  app.add_option("--db-pool", db_pool,
+                 "database connections at most; a request that finds them all busy waits (parked, in goroutine mode)")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+  std::chrono::milliseconds db_timeout{std::chrono::seconds(5)};
+  add_duration(app, "--db-timeout", db_timeout,
+               "one deadline for a request's database work, from the wait for a pooled connection to the last "
+               "result; past it the statement is cancelled and the answer is 504 (503 if no connection came free)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
@@ -143,9 +166,27 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
+  // The database is optional and may be down at start: goro serves
+  // everything else meanwhile, and the pool connects once it is back.
+  std::shared_ptr<goro::pg::Pool> pool;
+  bool db_from_env = std::getenv("PGHOST") || std::getenv("PGDATABASE") || std::getenv("PGSERVICE");
+  if (!db.empty() || db_from_env) {
+    pool = std::make_shared<goro::pg::Pool>(
+        goro::pg::Pool::Options{.conninfo = db, .size = db_pool, .setup = goro::http::prepare_techempower});
+    goro::pg::Status st = pool->run(goro::netpoll::deadline_in(db_timeout), [](goro::pg::Conn&) { return goro::pg::Status{}; });
+    if (st.ok()) {
+      spdlog::info("database: connected (pool of {}, timeout {}ms)", db_pool, db_timeout.count());
+    } else {
+      spdlog::warn("database: {} ({}); its endpoints answer 503 until it is reachable", st.message,
+                   goro::pg::to_string(st.code));
+    }
+  }
+  goro::http::Router router = goro::http::default_router();
+  goro::http::add_techempower_routes(router, pool, db_timeout);
+
   std::unique_ptr<goro::http::Server> server;
   try {
-    server = std::make_unique<goro::http::Server>(cfg);
+    server = std::make_unique<goro::http::Server>(cfg, std::move(router));
     server->listen();
   } catch (const std::exception& e) {
     spdlog::critical("goro: {}", e.what());

@@ -38,6 +38,7 @@ enum class WaitReason : std::uint8_t {
   mutex,
   waitgroup,
   blocking_call,
+  semacquire,  // waiting for a resource another holds (goro::pg::Pool)
   migrating,  // rehome(): on its way to a busier P
 };
 const char* to_string(WaitReason r) noexcept;
