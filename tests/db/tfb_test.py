@@ -4,30 +4,33 @@ PostgreSQL, checked by TechEmpower's verification rules (tfb_checks.py), and gor
 behaviour when the database fails.
 
     tfb_test.py --binary build/goro --mode goroutine --poller uring --conninfo-file build/db-test/conninfo
-    tfb_test.py --url http://127.0.0.1:8080 --conninfo-file build/db-test/conninfo   # a running server
+    tfb_test.py --binary GO_PEER --kind go --conninfo-file ...       # the Go peer's flags
+    tfb_test.py --url http://127.0.0.1:8080 --conninfo-file ...      # a server already running
     tfb_test.py --binary build/goro --mode thread --case down --conninfo-file build/db-test/conninfo
 
---case endpoints (the default; goro, the Go peer with --kind go, or --url):
+--case endpoints (the default; --only json|plaintext|db|queries|fortunes|updates narrows it):
   /json, /plaintext, /db, /queries and /updates for every clamp case, /fortunes; every
   answer checked for Server, Date, Content-Type and a Content-Length equal to the body.
   Rows are compared with the database read through psql: /db and /queries answer real
   rows, /fortunes is the fortune table plus the added row, sorted and escaped, and
   /updates persisted what it answered and nothing else.
-The failure cases start goro themselves, with the flags they need:
-  pool      --db-pool 8: 1000 /db requests in flight at once: all 200 and valid, and
-            goro never held more than 8 database connections;
-  down      the database stopped (`DB_SCRIPT down DIR`): /db answers 503 "database
-            unavailable..." without waiting for the deadline while /, /json and
-            /plaintext still answer 200; started again (`DB_SCRIPT up DIR`): /db answers
-            200 again, every pooled connection re-established;
-  deadline  --db-timeout 300ms, world locked by another session: /db answers 504
-            "database timeout...", goro's blocked query is cancelled in PostgreSQL
-            (gone from the lock waiters), and after the lock is released /db is 200.
+The failure cases start goro themselves (--binary), with the flags they need:
+  pool      --db-pool 8: 1000 (--requests) /db in flight at once: all 200 and valid,
+            and no more than 8 database sessions seen during the burst or after it;
+  down      the database stopped (`DB_SCRIPT down DIR`): /db answers 503 naming
+            "database unavailable" before the deadline while /, /json and /plaintext
+            still answer 200; started again (`DB_SCRIPT up DIR`): /db answers 200 again
+            (waited for with real requests, bounded) and so do 64 at once;
+  deadline  --db-timeout 300ms, world locked by another psql session: /db answers 504
+            naming "database timeout", goro's queries were seen waiting on the lock and
+            are then cancelled in PostgreSQL (no lock waiter left), and once the lock is
+            released a round of concurrent /db is all 200.
 
 The database these tests change (the down case stops it; updates rewrite world) is
 shared by every entry of the CTest fixture, so the entries take RESOURCE_LOCK db.
 Exit 0 when every check passed, 1 when one failed, 77 (CTest: Skipped) with the reason
 when psql, the conninfo file, the database script or io_uring is missing.
+tfb_selftest.py shows each check failing on the bug it is for (tfb_stub.py's faults).
 """
 
 import argparse
