@@ -12,6 +12,7 @@ the plaintext body exactly "Hello, World!", every response must carry Content-Le
 import datetime
 import html.parser
 import json
+import os
 import re
 import socket
 import subprocess
@@ -122,17 +123,22 @@ def fetch(host, port, path, timeout):
 
 
 class Psql:
-    """One psql per call: `query` returns rows as tuples of strings."""
+    """One psql per call: `query` returns rows as tuples of strings.  Its sessions
+    carry application_name TESTER (unless the conninfo names one), so counting the
+    server's sessions can leave them out, even one still exiting."""
 
-    def __init__(self, conninfo, timeout=30):
+    TESTER = "tfb_test"
+
+    def __init__(self, conninfo, timeout=30, appname=TESTER):
         self.conninfo = conninfo
         self.timeout = timeout
+        self.env = dict(os.environ, PGAPPNAME=appname)
 
     def argv(self, *extra):
         return ["psql", "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-d", self.conninfo] + list(extra)
 
     def query(self, sql):
-        r = subprocess.run(self.argv("-c", sql), capture_output=True, timeout=self.timeout)
+        r = subprocess.run(self.argv("-c", sql), capture_output=True, timeout=self.timeout, env=self.env)
         if r.returncode != 0:
             raise RuntimeError(f"psql failed ({r.returncode}) on {sql!r}: {r.stderr.decode(errors='replace')}")
         text = r.stdout.decode("utf-8")

@@ -76,7 +76,9 @@ def main():
     pool = threading.BoundedSemaphore(100000 if fault == "pool-unbounded" else a.db_pool)
     timeout_ms = int(float(a.db_timeout[:-2]) if a.db_timeout.endswith("ms") else float(a.db_timeout.rstrip("s")) * 1000)
     cancel = fault != "deadline-no-cancel"
-    env = dict(os.environ, PGOPTIONS=f"-c statement_timeout={timeout_ms}") if cancel else None
+    env = dict(os.environ, PGAPPNAME="tfb_stub")  # a server's sessions, to tfb_test.py
+    if cancel:
+        env["PGOPTIONS"] = f"-c statement_timeout={timeout_ms}"
 
     class DbError(Exception):
         def __init__(self, status, text):

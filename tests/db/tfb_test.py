@@ -221,7 +221,7 @@ class PsqlSession:
     MARK = "--tfb-test-done--"
 
     def __init__(self, db):
-        self.proc = subprocess.Popen(db.argv(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen(db.argv(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=db.env,
                                      stderr=subprocess.STDOUT, text=True, encoding="utf-8")
         self.lines = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
@@ -337,13 +337,13 @@ def check_updates(res, t, db):
 
 
 CONNECTIONS = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-               "AND backend_type = 'client backend' AND pid <> pg_backend_pid()")
+               f"AND backend_type = 'client backend' AND application_name <> '{tc.Psql.TESTER}'")
 
 
 def case_pool(res, t, db, pool, n):
     world = db.world()
     # While the requests are in flight, count the server's database sessions (every
-    # client backend but the watcher's own).
+    # client backend but this program's psql sessions).
     watcher = PsqlSession(db)
     counts, done = [], threading.Event()
 
