@@ -384,11 +384,67 @@ def run_script(script, verb, dbdir):
     return [] if r.returncode == 0 else [f"{' '.join(argv)} exited {r.returncode}: {r.stdout}{r.stderr}"]
 
 
+class Load:
+    """Requests /db from `k` threads until stopped, one after another on each, so the
+    database goes down and comes back under load.  Every answer must be a valid row
+    or a 503 naming the cause, each within REQUEST_TIMEOUT: never a hang, a reset or
+    another status.  Counts the 200s seen after `mark()`."""
+
+    def __init__(self, t, world, k=8):
+        self.t, self.world, self.stop_flag = t, world, threading.Event()
+        self.problems, self.ok, self.unavailable, self.ok_after_mark = [], 0, 0, 0
+        self.marked = False
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.run, daemon=True) for _ in range(k)]
+        for th in self.threads:
+            th.start()
+
+    def run(self):
+        while not self.stop_flag.is_set():
+            r, err = self.t.try_get("/db")
+            with self.lock:
+                if err:
+                    self.problems.append(f"/db under load: {err}")
+                elif r.status == 200 and not tc.check_db(r, self.world):
+                    self.ok += 1
+                    self.ok_after_mark += self.marked
+                elif not answer_is(r, 503, b"database unavailable"):
+                    self.unavailable += 1
+                else:
+                    self.problems.append(f"/db under load: status {r.status} body {r.body[:200]!r}")
+
+    def mark(self):
+        with self.lock:
+            self.marked = True
+
+    def finish(self, res):
+        self.stop_flag.set()
+        for th in self.threads:
+            th.join(REQUEST_TIMEOUT + 5)
+        alive = [th for th in self.threads if th.is_alive()]
+        res.check("under load: every /db a row or a 503, none hung",
+                  self.problems[:5] + ([f"{len(alive)} load threads still waiting"] if alive else []),
+                  f"{self.ok} rows, {self.unavailable} 503s")
+        res.check("under load: rows again once the database is back",
+                  [] if self.ok_after_mark else ["no 200 from the load after the database came back"],
+                  f"{self.ok_after_mark} rows after")
+
+
 def case_down(res, t, db, script, dbdir, timeout_s):
     world = db.world()
     # Every pooled connection in use once, so the outage breaks live connections.
     check_batch(res, "before: 16 concurrent /db", get_many(t, "/db", 16, REQUEST_TIMEOUT),
                 lambda r: tc.check_db(r, world))
+    # The restart happens under load: requests are in flight as it goes down and
+    # as it comes back (connections re-established, no crash, no hang).
+    load = Load(t, world)
+    try:
+        case_down_up(res, t, db, script, dbdir, timeout_s, world, load)
+    finally:
+        load.finish(res)
+
+
+def case_down_up(res, t, db, script, dbdir, timeout_s, world, load):
     if not res.check("database down", run_script(script, "down", dbdir)):
         return
     try:
@@ -418,12 +474,17 @@ def case_down(res, t, db, script, dbdir, timeout_s):
             break
     res.check("back: /db answers 200", [] if r is not None and r.status == 200 else
               [f"no 200 within 30 s ({tries} tries); last {r.status if r else err}"], f"after {tries} tries")
+    load.mark()
     check_batch(res, "back: 64 concurrent /db", get_many(t, "/db", 64, REQUEST_TIMEOUT),
                 lambda r: tc.check_db(r, world))
     r, err = t.try_get("/queries?queries=20")
     res.check("back: /queries?queries=20", err or tc.check_world_list(r, 20, world)[1])
     r, err = t.try_get("/fortunes")
     res.check("back: /fortunes", err or tc.check_fortunes(r, db.fortunes()))
+    # The load's own requests must also see rows again: wait for one (bounded).
+    deadline = time.monotonic() + 30
+    while not load.ok_after_mark and time.monotonic() < deadline:
+        r, err = t.try_get("/")  # a real request as the pause: never a sleep
 
 
 WAITING = ("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' "
