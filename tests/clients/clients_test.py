@@ -32,70 +32,23 @@ import os
 import random
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "support"))
+from server_process import ServerProcess  # noqa: E402
 
 SKIP = 77
 HELLO = b"Hello, World!\n"
 CLIENT_TIMEOUT = 240  # seconds: bounds a hung client only; CTest's timeout bounds the whole
 
 
-class Server:
-    """The goro binary on 127.0.0.1, --port 0; the port is read from its log."""
-
-    LISTENING = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
-
-    def __init__(self, goro, mode, root, extra):
-        self.argv = [goro, f"--mode={mode}", "--bind", "127.0.0.1", "--port", "0", "--log-level", "info",
-                     "--root", str(root)] + extra
-        print("$ " + " ".join(self.argv), flush=True)
-        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
-        self.log = []
-        self.cv = threading.Condition()
-        self.ended = False
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-        self.port = None
-        with self.cv:  # until the log names the port or ends (the server exited)
-            self.cv.wait_for(lambda: self._port() or self.ended, timeout=30)
-            self.port = self._port()
-
-    def _read(self):
-        for line in self.proc.stderr:
-            with self.cv:
-                self.log.append(line.decode(errors="replace"))
-                self.cv.notify_all()
-        with self.cv:
-            self.ended = True
-            self.cv.notify_all()
-
-    def _port(self):
-        m = self.LISTENING.search("".join(self.log))
-        return int(m.group(1)) if m else None
-
-    def text(self):
-        with self.cv:
-            return "".join(self.log)
-
-    def stop(self):
-        """SIGTERM, then the exit code (None if it did not exit within 30 s)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            return None
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.reader.join(timeout=5)
+def start_server(goro, mode, root, extra):
+    """The goro binary on 127.0.0.1, --port 0 (tests/support/server_process.py)."""
+    return ServerProcess([goro, f"--mode={mode}", "--bind", "127.0.0.1", "--port", "0", "--log-level", "info",
+                          "--root", str(root)] + extra)
 
 
 class Results:
@@ -318,7 +271,7 @@ def main():
         small = rng.randbytes(3000)
         (root / "small.bin").write_bytes(small)
 
-        server = Server(a.goro, a.mode, root, a.server_args)
+        server = start_server(a.goro, a.mode, root, a.server_args)
         try:
             if server.port is None:
                 log = server.text()

@@ -37,11 +37,9 @@ import argparse
 import json
 import os
 import queue
-import re
 import resource
 import selectors
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -50,7 +48,9 @@ import time
 from urllib.parse import urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "support"))
 import tfb_checks as tc  # noqa: E402
+from server_process import ServerProcess  # noqa: E402
 
 SKIP = 77
 REQUEST_TIMEOUT = 30  # seconds: bounds a hung answer only; CTest's timeout bounds the whole run
@@ -59,53 +59,6 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 class Skip(Exception):
     pass
-
-
-class Server:
-    """The server binary on 127.0.0.1, --port 0; the port is read from its log
-    ("listening on 127.0.0.1:PORT", which goro and the Go peer both print)."""
-
-    LISTENING = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
-
-    def __init__(self, argv):
-        print("$ " + " ".join(argv), flush=True)
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
-        self.log = []
-        self.cv = threading.Condition()
-        self.ended = False
-        threading.Thread(target=self._read, daemon=True).start()
-        with self.cv:  # until the log names the port or ends (the server exited)
-            self.cv.wait_for(lambda: self._port() or self.ended, timeout=30)
-            self.port = self._port()
-
-    def _read(self):
-        for line in self.proc.stderr:
-            with self.cv:
-                self.log.append(line.decode(errors="replace"))
-                self.cv.notify_all()
-        with self.cv:
-            self.ended = True
-            self.cv.notify_all()
-
-    def _port(self):
-        m = self.LISTENING.search("".join(self.log))
-        return int(m.group(1)) if m else None
-
-    def text(self):
-        with self.cv:
-            return "".join(self.log)
-
-    def stop(self):
-        """SIGTERM, then the exit code (None if it did not exit within 30 s)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            return None
 
 
 class Results:
@@ -606,7 +559,7 @@ def main():
             argv += ["--db-timeout", f"{int(timeout_s * 1000)}ms"] if timeout_s else []
         else:
             argv = [a.binary, "--port", "0", "--db", conninfo, "--db-pool", str(pool)]
-        server = Server(argv + a.server_arg)
+        server = ServerProcess(argv + a.server_arg)
         if server.port is None:
             log = server.text()
             server.stop()
