@@ -5,12 +5,17 @@
 #include <arpa/inet.h>
 #include <libpq-fe.h>
 #include <poll.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
 
 #include "goro/netpoll/fd.hpp"
 #include "goro/runtime.hpp"
@@ -47,23 +52,61 @@ Status error(Errc code, std::string_view message) {
   return {code, std::move(one)};
 }
 
-// Asks the server to cancel what `cancel`'s connection runs, then frees it.
-// PQcancel opens a connection of its own and waits for the server to close
-// it (tens of ms): in a goroutine it runs on a blocking() helper, in a
-// goroutine of its own so that the request is answered at its deadline, not
-// after the cancel; on an OS thread, inline.
-void send_cancel(PGcancel* cancel) {
-  auto run = [cancel] {
-    char why[256];
-    goro::blocking([&] { return PQcancel(cancel, why, sizeof why); });
-    PQfreeCancel(cancel);
-  };
-  if (goro::in_goroutine()) {
-    goro::go(run);
-  } else {
-    run();
+// Cancel requests go out from one thread of their own, never from the
+// request's path: PQcancel opens a connection and then blocks until the
+// server closes it, with no timeout — against a database that hangs (the
+// very case where deadlines pass) it may never return.  So a request hands
+// its PGcancel over and answers at its deadline, in every mode; the queue is
+// bounded and a request that finds it full drops its cancel (the connection
+// is closed anyway, and the server notices when it next writes to it).  The
+// thread is detached: a process that exits does not wait for a stuck cancel.
+class Canceller {
+ public:
+  static constexpr size_t kMaxQueued = 64;
+
+  static Canceller& get() {
+    static Canceller* c = new Canceller;  // never destroyed: the thread may outlive main
+    return *c;
   }
-}
+
+  void submit(PGcancel* cancel) {
+    {
+      std::lock_guard l(mu_);
+      if (queue_.size() < kMaxQueued) {
+        queue_.push_back(cancel);
+        cancel = nullptr;
+      }
+    }
+    if (cancel) {
+      PQfreeCancel(cancel);
+    } else {
+      cv_.notify_one();
+    }
+  }
+
+ private:
+  Canceller() {
+    std::thread([this] {
+      pthread_setname_np(pthread_self(), "goro-pg-cancel");
+      for (;;) {
+        PGcancel* c;
+        {
+          std::unique_lock l(mu_);
+          cv_.wait(l, [&] { return !queue_.empty(); });
+          c = queue_.front();
+          queue_.pop_front();
+        }
+        char why[256];
+        PQcancel(c, why, sizeof why);
+        PQfreeCancel(c);
+      }
+    }).detach();
+  }
+
+  std::mutex mu_;  // held only to push or pop
+  std::condition_variable cv_;
+  std::deque<PGcancel*> queue_;
+};
 
 // Whether connecting as `conninfo` says may look a host name up (a blocking
 // getaddrinfo inside libpq): not when every host is a socket directory
@@ -182,7 +225,7 @@ Status Conn::fail(int wait_result, const char* doing) {
   // backend: ask the server to cancel it, as psql's Ctrl-C does.  The
   // connection itself is then discarded — draining what is left of its
   // protocol state would mean waiting again.
-  if (PGcancel* cancel = PQgetCancel(pg_)) send_cancel(cancel);
+  if (PGcancel* cancel = PQgetCancel(pg_)) Canceller::get().submit(cancel);
   return error(Errc::timeout, std::string(doing) + ": deadline passed (statement cancelled)");
 }
 
@@ -269,7 +312,11 @@ Status Conn::exec_pipeline(std::span<const Query> queries, Deadline d, std::vect
     if (Status w = await_result(d); !w.ok()) return w;
     PGresult* r = PQgetResult(pg_);
     if (!r) {
-      ++i;
+      // A lost connection (libpq closes it itself, e.g. on a message it
+      // cannot parse) makes PQgetResult return NULL for ever and PQisBusy
+      // false: without this check the loop would spin here, never waiting,
+      // so its deadline could not stop it.
+      if (PQstatus(pg_) == CONNECTION_BAD || ++i > queries.size()) return broken("reading");
       continue;
     }
     ExecStatusType s = PQresultStatus(r);

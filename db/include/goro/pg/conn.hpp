@@ -20,9 +20,11 @@
 // Errors are values (Status), never exceptions:
 //   unavailable — could not connect, or the connection broke (server down,
 //                 restarted, network): the connection is no longer healthy;
-//   timeout     — the deadline passed first: the statement in flight is
-//                 cancelled (a cancel request, as psql's Ctrl-C) and the
-//                 connection is no longer healthy;
+//   timeout     — the deadline passed first: the connection is no longer
+//                 healthy, and a cancel request for the statement in flight
+//                 (as psql's Ctrl-C) goes out from a thread of its own, so
+//                 the caller is answered at its deadline even when the
+//                 database hangs;
 //   query       — the server refused the statement (SQL error); the
 //                 connection stays healthy;
 //   busy        — (Pool) no connection became free before the deadline.
@@ -98,9 +100,9 @@ class Conn {
   // Runs one prepared statement and waits for its result.
   Status exec(const char* statement, std::span<const char* const> params, Deadline d, Result& out);
   // Runs every query in one round trip (libpq pipeline mode, one Sync):
-  // out[i] is queries[i]'s result.  If one fails, the server skips the rest
-  // (their results stay empty) and the first error is returned.  Statements
-  // that change data commit one by one, as if sent separately.
+  // out[i] is queries[i]'s result.  They run in one implicit transaction:
+  // if one fails, the server skips the rest (their results stay empty),
+  // what ran before it is rolled back, and the first error is returned.
   Status exec_pipeline(std::span<const Query> queries, Deadline d, std::vector<Result>& out);
 
   // False once the connection broke or a deadline interrupted it.

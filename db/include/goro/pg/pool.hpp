@@ -20,10 +20,12 @@
 // Deadlines: a waiter is handed a connection in FIFO order; one whose
 // deadline has passed is woken with `busy` when the next connection comes
 // back (or is closed).  Holders give their connection back by their own
-// deadline (every wait in Conn is bounded by it), and a holder's request
-// started no later than the waiter's, so with every user of the pool
-// following that rule a waiter hears no later than its deadline plus the
-// time a holder takes to notice its own.
+// deadline (every wait in Conn is bounded by it; a cancel goes out from a
+// thread of its own), and a holder's request started no later than the
+// waiter's, so with every user of the pool following that rule a waiter
+// hears no later than its deadline plus the time a holder takes to notice
+// its own.  The exception is a host name lookup while connecting (see
+// Conn::open): the resolver's own timeouts bound it, not the deadline.
 #pragma once
 
 #include <cstdint>
@@ -89,8 +91,10 @@ class Pool {
 
   // Runs fn(conn) on a leased connection.  If the connection had been idle
   // in the pool and turns out broken (unavailable: the database restarted
-  // since), fn runs once more on a new connection — so a restart costs no
+  // since), fn runs again on another connection — so a restart costs no
   // request an error, only the requests that were in flight during it.
+  // fn must be safe to run twice: a connection that breaks after the server
+  // committed fn's statement but before its answer arrived looks the same.
   Status run(Deadline d, const std::function<Status(Conn&)>& fn);
 
   Stats stats() const;
