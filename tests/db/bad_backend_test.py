@@ -60,7 +60,8 @@ class FakePostgres:
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(64)
         self.port = self.sock.getsockname()[1]
-        self.cancels = 0
+        self.cancels = 0  # guarded by cv
+        self.cv = threading.Condition()
         self.held = []  # connections kept open on purpose
         threading.Thread(target=self.accept_loop, daemon=True).start()
 
@@ -78,8 +79,10 @@ class FakePostgres:
                     c.sendall(b"N")
                     continue
                 if code == CANCEL_REQUEST:
-                    self.cancels += 1
                     self.held.append(c)  # never closed: PQcancel waits for ever
+                    with self.cv:
+                        self.cancels += 1
+                        self.cv.notify_all()
                     return
                 break
             ready = message(b"Z", b"I")
@@ -166,7 +169,12 @@ def main():
             check("both answered", len(results) == 2, f"{len(results)} of 2")
             st, _b, took = get("/plaintext", timeout=5)
             check("/plaintext still served", st == 200, f"{st} in {took:.2f} s")
-            check("the cancel request reached the database", fake.cancels >= 1, f"{fake.cancels} cancel requests")
+            # The cancel goes out from its own thread after the answer: wait for
+            # it (bounded), never sleep.
+            with fake.cv:
+                fake.cv.wait_for(lambda: fake.cancels >= 1, timeout=10)
+                cancels = fake.cancels
+            check("the cancel request reached the database", cancels >= 1, f"{cancels} cancel requests")
         t0 = time.monotonic()
         code = server.stop(timeout=15)
         check("SIGTERM: the server exits 0 in time", code == 0, f"exit {code} after {time.monotonic() - t0:.1f} s")

@@ -185,7 +185,11 @@ TEST_CASE("rehome: a goroutine on a P that only just woke moves to the running P
   // lower-numbered (waits gather one way only).  (If the running worker
   // picked it up instead, or is the higher one, rehome() must keep it where
   // it is.)
-  constexpr int kRounds = 50;
+  // Rounds go on until kBelow of them woke the goroutine above the running
+  // worker (only those can move; which worker wakes is the kernel's pick),
+  // at most kMaxRounds.
+  constexpr int kBelow = 5, kMaxRounds = 500;
+  int rounds = 0;
   std::atomic<int> moved{0}, wrong{0}, below{0};
   std::atomic<int> busy{-1};  // the running goroutine's worker
   std::atomic<bool> stop{false};
@@ -201,7 +205,7 @@ TEST_CASE("rehome: a goroutine on a P that only just woke moves to the running P
       wg.done();
     });
     goro::go([&] {
-      for (int k = 0; k < kRounds; k++) {
+      for (; rounds < kMaxRounds && below.load() < kBelow; rounds++) {
         Slot slot;
         // The OS thread readies it once it has parked and a worker sleeps
         // in its poller: the ready must wake that worker.
@@ -211,11 +215,14 @@ TEST_CASE("rehome: a goroutine on a P that only just woke moves to the running P
           goro::ready(slot.g.load());
         });
         goro::park(goro::WaitReason::io_wait, publish, &slot);
-        waker.join();
+        // rehome() at once: "only just woke" is a window (kNibbleNs), and
+        // joining the waker first (a slow thread exit under ASan) could
+        // outlast it.
         int before = goro::current_worker();
         if (busy.load() < before) below++;
         bool r = goro::rehome();
         int after = goro::current_worker();
+        waker.join();
         if (after != worker_from_thread_name() || r != (before != after) || (r && after > before)) wrong++;
         if (r) moved++;
       }
@@ -227,7 +234,7 @@ TEST_CASE("rehome: a goroutine on a P that only just woke moves to the running P
   CHECK(wrong.load() == 0);
   // Only rounds where the running worker was the lower one can move.
   CHECK((moved.load() > 0 || below.load() == 0));
-  MESSAGE("moved " << moved.load() << " of " << kRounds << "; " << below.load() << " woke above the running worker");
+  MESSAGE("moved " << moved.load() << " of " << rounds << "; " << below.load() << " woke above the running worker");
 }
 
 TEST_CASE("stacks do not pile up when goroutines start on one P and exit on another") {
