@@ -234,13 +234,36 @@ def set_run(d, system, scenario, conns, **kw):
     next(r for r in d["runs"] if (r["system"], r["scenario"], r["conns"]) == (system, scenario, conns)).update(kw)
 
 
-def target(d, prefix, point):
-    rows = [(t, pt, verdict) for t, pt, _m, verdict in C.target_rows(C.View(d)) if t.startswith(prefix) and pt == point]
+def verdict_of(rows_fn, d, prefix, point):
+    """The verdict of the one target of rows_fn (C.target_rows, C.db_target_rows)
+    whose name starts with prefix, at point."""
+    rows = [v for t, pt, _m, v in rows_fn(C.View(d)) if t.startswith(prefix) and pt == point]
     assert len(rows) == 1, (prefix, point, rows)
-    return rows[0][2]
+    return rows[0]
 
 
-class Targets(unittest.TestCase):
+class TargetChecks:
+    """What the #11 and #12 target tests share: every target met by a synthetic
+    run, and each case's change moving its target across the bound."""
+
+    def assert_all_met(self, rows):
+        for t, pt, m, verdict in rows:
+            with self.subTest(target=t, point=pt):
+                self.assertEqual(verdict, C.MET, m)
+
+    def crossings(self, synth, rows_fn, cases):
+        """For each (prefix, point, change): met on synth(), not met after change;
+        yields (prefix, the targets not met after it) for the caller's check."""
+        for prefix, point, change in cases:
+            with self.subTest(target=prefix, point=point):
+                d = synth()
+                self.assertEqual(verdict_of(rows_fn, d, prefix, point), C.MET)
+                change(d)
+                self.assertEqual(verdict_of(rows_fn, d, prefix, point), C.NOT_MET)
+                yield prefix, [(t, pt) for t, pt, _m, v in rows_fn(C.View(d)) if v == C.NOT_MET]
+
+
+class Targets(unittest.TestCase, TargetChecks):
     def test_rules_at_and_across_the_bound(self):
         self.assertEqual(C.target_at_least(5.0, 5.0), C.MET)
         self.assertEqual(C.target_at_least(4.99, 5.0), C.NOT_MET)
@@ -255,9 +278,7 @@ class Targets(unittest.TestCase):
     def test_every_target_met_by_the_synthetic_run(self):
         rows = C.target_rows(C.View(tsynth()))
         self.assertEqual(len(rows), 22)
-        for t, pt, m, verdict in rows:
-            with self.subTest(target=t, point=pt):
-                self.assertEqual(verdict, C.MET, m)
+        self.assert_all_met(rows)
 
     def test_each_target_not_met_across_its_bound(self):
         # (target prefix, point, a change that moves just that figure across the bound)
@@ -278,15 +299,9 @@ class Targets(unittest.TestCase):
             ("≤ 0.5 KB RSS per idle", "goroutine-1p, opened 256 at a time",
              lambda d: d["idle"][1].update(kb_per_conn=0.51)),
         ]
-        for prefix, point, change in cases:
-            with self.subTest(target=prefix, point=point):
-                d = tsynth()
-                self.assertEqual(target(d, prefix, point), C.MET)
-                change(d)
-                self.assertEqual(target(d, prefix, point), C.NOT_MET)
-                # only that target moved (a peer's figure moves it for both 1 P and 2 Ps)
-                moved = [t for t, _pt, _m, v in C.target_rows(C.View(d)) if v == C.NOT_MET]
-                self.assertTrue(all(t.startswith(prefix) for t in moved), moved)
+        for prefix, moved in self.crossings(tsynth, C.target_rows, cases):
+            # only that target moved (a peer's figure moves it for both 1 P and 2 Ps)
+            self.assertTrue(all(t.startswith(prefix) for t, _pt in moved), moved)
 
     def test_missing_points_are_not_measured(self):
         d = tsynth()
@@ -329,18 +344,14 @@ def dsynth():
 
 
 def db_target(d, prefix, point):
-    rows = [v for t, pt, _m, v in C.db_target_rows(C.View(d)) if t.startswith(prefix) and pt == point]
-    assert len(rows) == 1, (prefix, point, rows)
-    return rows[0]
+    return verdict_of(C.db_target_rows, d, prefix, point)
 
 
-class DbTargets(unittest.TestCase):
+class DbTargets(unittest.TestCase, TargetChecks):
     def test_every_target_met_by_the_synthetic_run(self):
         rows = C.db_target_rows(C.View(dsynth()))
         self.assertEqual(len(rows), 5 * len(C.DB_SCENARIOS))
-        for t, pt, m, verdict in rows:
-            with self.subTest(target=t, point=pt):
-                self.assertEqual(verdict, C.MET, m)
+        self.assert_all_met(rows)
 
     def test_each_target_not_met_across_its_bound(self):
         cases = [
@@ -351,14 +362,8 @@ class DbTargets(unittest.TestCase):
              lambda d: set_run(d, "goroutine", "updates", 256, peak_threads=11)),
             ("thread mode: threads grow", "db @ 256", lambda d: set_run(d, "thread", "db", 256, peak_threads=255)),
         ]
-        for prefix, point, change in cases:
-            with self.subTest(target=prefix, point=point):
-                d = dsynth()
-                self.assertEqual(db_target(d, prefix, point), C.MET)
-                change(d)
-                self.assertEqual(db_target(d, prefix, point), C.NOT_MET)
-                moved = [(t, pt) for t, pt, _m, v in C.db_target_rows(C.View(d)) if v == C.NOT_MET]
-                self.assertEqual(len(moved), 1, moved)
+        for _prefix, moved in self.crossings(dsynth, C.db_target_rows, cases):
+            self.assertEqual(len(moved), 1, moved)
 
     def test_throughput_counts_successful_answers_only(self):
         # A goroutine mode answering 503 fast has high req/s but few successes.

@@ -257,39 +257,34 @@ Status Conn::send_prepared(const Query& q) {
   return {};
 }
 
-Status Conn::prepare(const char* name, const char* sql, Deadline d) {
-  if (!PQsendPrepare(pg_, name, sql, 0, nullptr)) return broken("preparing");
-  Result ignored;
-  Status st = flush(d);
-  // Read every result up to the end (NULL) even after an error, so the
+Status Conn::drain(Deadline d, const char* doing, Result* out) {
+  // Every result up to the end (NULL), even after an error, so that the
   // connection is ready for the next command.
-  while (st.ok() || st.code == Errc::query) {
+  Status st;
+  for (;;) {
     if (Status w = await_result(d); !w.ok()) return w;
     PGresult* r = PQgetResult(pg_);
-    if (!r) break;
-    if (PQresultStatus(r) != PGRES_COMMAND_OK && st.ok())
-      st = error(Errc::query, std::string("preparing ") + name + ": " + PQresultErrorMessage(r));
+    if (!r) return st;
+    ExecStatusType s = PQresultStatus(r);
+    if (out && (s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK)) {
+      *out = Result(r);
+      continue;
+    }
+    if (s != PGRES_COMMAND_OK && st.ok()) st = error(Errc::query, doing + std::string(PQresultErrorMessage(r)));
     PQclear(r);
   }
-  return st;
+}
+
+Status Conn::prepare(const char* name, const char* sql, Deadline d) {
+  if (!PQsendPrepare(pg_, name, sql, 0, nullptr)) return broken("preparing");
+  if (Status st = flush(d); !st.ok()) return st;
+  return drain(d, (std::string("preparing ") + name + ": ").c_str(), nullptr);
 }
 
 Status Conn::exec(const char* statement, std::span<const char* const> params, Deadline d, Result& out) {
   if (Status st = send_prepared({statement, params}); !st.ok()) return st;
   if (Status st = flush(d); !st.ok()) return st;
-  Status st;
-  for (;;) {
-    if (Status w = await_result(d); !w.ok()) return w;
-    PGresult* r = PQgetResult(pg_);
-    if (!r) break;
-    ExecStatusType s = PQresultStatus(r);
-    if (s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK) {
-      out = Result(r);
-      continue;
-    }
-    if (st.ok()) st = error(Errc::query, PQresultErrorMessage(r));
-    PQclear(r);
-  }
+  Status st = drain(d, "", &out);
   if (PQstatus(pg_) == CONNECTION_BAD) return broken("reading");
   return st;
 }
@@ -297,6 +292,8 @@ Status Conn::exec(const char* statement, std::span<const char* const> params, De
 Status Conn::exec_pipeline(std::span<const Query> queries, Deadline d, std::vector<Result>& out) {
   out.clear();
   out.resize(queries.size());
+  // One statement needs no pipeline (and its Sync and mode switches).
+  if (queries.size() == 1) return exec(queries[0].statement, queries[0].params, d, out[0]);
   if (!PQenterPipelineMode(pg_)) return broken("entering pipeline mode");
   for (const Query& q : queries)
     if (Status st = send_prepared(q); !st.ok()) return st;

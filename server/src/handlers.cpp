@@ -1,7 +1,6 @@
 // The built-in endpoints.  Each is ordinary blocking code; see router.hpp.
 #include <spdlog/spdlog.h>
 
-#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -14,6 +13,7 @@
 #include "goro/netpoll/poller.hpp"
 #include "goro/stats.hpp"
 #include "goro/time.hpp"
+#include "log_limit.hpp"
 
 namespace goro::http {
 
@@ -130,15 +130,9 @@ std::string_view content_type_for(std::string_view path) {
 // needs: 503 with Retry-After, never a 4xx that blames the request.  Logged
 // at most once a second: under exhaustion every request would log.
 Response exhausted(int err) {
-  static std::atomic<int64_t> last_log{0};
-  int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                    std::chrono::steady_clock::now().time_since_epoch()).count();
-  int64_t last = last_log.load(std::memory_order_relaxed);
-  if (now != last && last_log.compare_exchange_strong(last, now, std::memory_order_relaxed))
-    spdlog::warn("/static: {}; answering 503 (raise ulimit -n or lower --max-conns)", std::strerror(-err));
-  Response r = Response::error(503, err == -ENOMEM ? "out of memory" : "out of file descriptors");
-  r.headers.push_back({"Retry-After", "1"});
-  return r;
+  static EverySecond log;
+  if (log.due()) spdlog::warn("/static: {}; answering 503 (raise ulimit -n or lower --max-conns)", std::strerror(-err));
+  return Response::retry_later(err == -ENOMEM ? "out of memory" : "out of file descriptors");
 }
 
 Response static_file(const Request& req, const Context& ctx) {

@@ -44,6 +44,12 @@ Response Response::error(int status, std::string_view detail) {
   return text(status, fmt::format("{} {}: {}\n", status, reason_phrase(status), detail));
 }
 
+Response Response::retry_later(std::string_view detail) {
+  Response r = error(503, detail);
+  r.headers.push_back({"Retry-After", "1"});
+  return r;
+}
+
 std::string_view http_date() {
   // Per thread, so no lock and no sharing; a worker formats once a second.
   thread_local std::time_t cached_at = 0;

@@ -12,7 +12,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <atomic>
 #include <charconv>
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -20,6 +19,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "log_limit.hpp"
 
 namespace goro::http {
 
@@ -62,21 +63,11 @@ Response json(const nlohmann::json& j) {
 Response db_failure(const pg::Status& st) {
   switch (st.code) {
     case pg::Errc::unavailable: {
-      static std::atomic<int64_t> last_log{0};
-      int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                        std::chrono::steady_clock::now().time_since_epoch()).count();
-      int64_t last = last_log.load(std::memory_order_relaxed);
-      if (now != last && last_log.compare_exchange_strong(last, now, std::memory_order_relaxed))
-        spdlog::warn("database unavailable: {}", st.message);
-      Response r = Response::error(503, "database unavailable: " + st.message);
-      r.headers.push_back({"Retry-After", "1"});
-      return r;
+      static EverySecond log;
+      if (log.due()) spdlog::warn("database unavailable: {}", st.message);
+      return Response::retry_later("database unavailable: " + st.message);
     }
-    case pg::Errc::busy: {
-      Response r = Response::error(503, st.message);
-      r.headers.push_back({"Retry-After", "1"});
-      return r;
-    }
+    case pg::Errc::busy: return Response::retry_later(st.message);
     case pg::Errc::timeout: return Response::error(504, "database timeout: " + st.message);
     default: return Response::error(500, "database error: " + st.message);
   }
@@ -89,7 +80,7 @@ struct World {
 
 nlohmann::json to_json(const World& w) { return {{"id", w.id}, {"randomNumber", w.random_number}}; }
 
-// Reads n random rows in one round trip.
+// Reads n random rows, each its own statement, in one round trip.
 pg::Status read_worlds(pg::Conn& c, int n, pg::Deadline d, std::vector<World>& out) {
   std::vector<std::string> ids(n);
   std::vector<const char*> params(n);
@@ -100,12 +91,7 @@ pg::Status read_worlds(pg::Conn& c, int n, pg::Deadline d, std::vector<World>& o
     queries[i] = {kSelectWorld, {&params[i], 1}};
   }
   std::vector<pg::Result> results;
-  if (n == 1) {
-    results.resize(1);
-    if (pg::Status st = c.exec(kSelectWorld, queries[0].params, d, results[0]); !st.ok()) return st;
-  } else if (pg::Status st = c.exec_pipeline(queries, d, results); !st.ok()) {
-    return st;
-  }
+  if (pg::Status st = c.exec_pipeline(queries, d, results); !st.ok()) return st;
   out.clear();
   for (const pg::Result& r : results) {
     World w{};

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -92,6 +93,33 @@ long long world_number(Conn& c, int id) {
   REQUIRE(r.integer(0, 1, n));
   return n;
 }
+
+// Runs fn concurrently: a goroutine in a goroutine, else an OS thread.
+class Concurrently {
+ public:
+  explicit Concurrently(std::function<void()> fn) {
+    if (goro::in_goroutine()) {
+      wg_.add(1);
+      goro::go([this, fn] {
+        fn();
+        wg_.done();
+      });
+    } else {
+      t_ = std::thread(fn);
+    }
+  }
+  ~Concurrently() {
+    if (t_.joinable()) {
+      t_.join();
+    } else {
+      wg_.wait();
+    }
+  }
+
+ private:
+  goro::WaitGroup wg_;
+  std::thread t_;
+};
 
 }  // namespace
 
@@ -195,20 +223,14 @@ TEST_CASE("the pool: many more requests than connections all succeed, waiting pa
       });
       (st.ok() ? ok : failed)++;
     };
-    if (goro::in_goroutine()) {
-      goro::WaitGroup wg;
-      for (int i = 0; i < kRequests; ++i) {
-        wg.add(1);
-        goro::go([&] {
-          one();
-          wg.done();
-        });
-      }
-      wg.wait();
-    } else {
-      std::vector<std::thread> ts;
-      for (int i = 0; i < 20; ++i) ts.emplace_back([&] { for (int j = 0; j < kRequests / 20; ++j) one(); });
-      for (auto& t : ts) t.join();
+    {
+      // A goroutine per request; on OS threads 20 threads of 10 each.
+      const int workers = goro::in_goroutine() ? kRequests : 20;
+      std::vector<std::unique_ptr<Concurrently>> all;
+      for (int i = 0; i < workers; ++i)
+        all.push_back(std::make_unique<Concurrently>([&] {
+          for (int j = 0; j < kRequests / workers; ++j) one();
+        }));
     }
     CHECK(ok == kRequests);
     CHECK(failed == 0);
@@ -219,33 +241,6 @@ TEST_CASE("the pool: many more requests than connections all succeed, waiting pa
     CHECK(s.waiting == 0);
   });
 }
-
-// Runs fn concurrently: a goroutine in a goroutine, else an OS thread.
-class Concurrently {
- public:
-  explicit Concurrently(std::function<void()> fn) {
-    if (goro::in_goroutine()) {
-      wg_.add(1);
-      goro::go([this, fn] {
-        fn();
-        wg_.done();
-      });
-    } else {
-      t_ = std::thread(fn);
-    }
-  }
-  ~Concurrently() {
-    if (t_.joinable()) {
-      t_.join();
-    } else {
-      wg_.wait();
-    }
-  }
-
- private:
-  goro::WaitGroup wg_;
-  std::thread t_;
-};
 
 TEST_CASE("the pool: a waiter past its deadline is told busy when a connection comes back") {
   everywhere([] {

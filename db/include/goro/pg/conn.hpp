@@ -117,6 +117,9 @@ class Conn {
   Status flush(Deadline d);
   // Waits until PQgetResult would not block.
   Status await_result(Deadline d);
+  // Reads results to the end of the command; the last successful one goes
+  // to *out (when given), the first error is returned, prefixed by `doing`.
+  Status drain(Deadline d, const char* doing, Result* out);
   // Marks the connection broken and says why (unavailable), or, at the
   // deadline, cancels the statement in flight (timeout).
   Status fail(int wait_result, const char* doing);

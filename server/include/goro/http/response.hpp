@@ -27,6 +27,9 @@ struct Response {
   static Response text(int status, std::string body);
   // A short plain-text error page: "<code> <reason>: <detail>\n".
   static Response error(int status, std::string_view detail = {});
+  // 503 with "Retry-After: 1": the server or a backend it needs cannot
+  // serve this now, and the client may try again shortly.
+  static Response retry_later(std::string_view detail);
   uint64_t content_length() const { return file.is_open() ? file.size() : body.size(); }
 };
 
