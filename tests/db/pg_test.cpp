@@ -18,8 +18,8 @@
 
 #include "goro/netpoll/poller.hpp"
 #include "goro/pg/pool.hpp"
+#include "goro/chan.hpp"
 #include "goro/runtime.hpp"
-#include "goro/sync.hpp"
 #include "goro_wait.hpp"
 #include "skip.hpp"
 
@@ -94,15 +94,18 @@ long long world_number(Conn& c, int id) {
   return n;
 }
 
-// Runs fn concurrently: a goroutine in a goroutine, else an OS thread.
+// Runs fn concurrently: a goroutine in a goroutine, else an OS thread; the
+// destructor waits for it.  The goroutine reports over a channel it holds a
+// copy of, so nothing it touches after reporting can be freed under it (a
+// WaitGroup's last done() may still be inside the WaitGroup when wait()
+// returns and the WaitGroup's owner frees it; TSan caught that here).
 class Concurrently {
  public:
   explicit Concurrently(std::function<void()> fn) {
     if (goro::in_goroutine()) {
-      wg_.add(1);
-      goro::go([this, fn] {
+      goro::go([done = done_, fn] {
         fn();
-        wg_.done();
+        done.send(1);
       });
     } else {
       t_ = std::thread(fn);
@@ -112,12 +115,12 @@ class Concurrently {
     if (t_.joinable()) {
       t_.join();
     } else {
-      wg_.wait();
+      done_.recv();
     }
   }
 
  private:
-  goro::WaitGroup wg_;
+  goro::Chan<int> done_{1};
   std::thread t_;
 };
 
