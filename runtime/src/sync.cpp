@@ -5,33 +5,46 @@
 
 namespace goro {
 
-// A waiter checks count_ under lock_ before it queues; add() takes lock_
-// after its decrement reached zero: whichever comes second sees the other.
+// A waiter counts itself in state_ and queues in one critical section of
+// lock_, and only while the counter is above zero.  So the add() that takes
+// the counter to zero with waiters counted finds, once it holds lock_, every
+// one of them queued; and one that finds none counted returns at once.
 void WaitGroup::add(std::int64_t delta) {
-  std::int64_t v = count_.fetch_add(delta, std::memory_order_acq_rel) + delta;
+  std::uint64_t s = state_.fetch_add(static_cast<std::uint64_t>(delta) << 32, std::memory_order_acq_rel) +
+                    (static_cast<std::uint64_t>(delta) << 32);
+  auto v = static_cast<std::int32_t>(s >> 32);
+  auto w = static_cast<std::uint32_t>(s);
   if (v < 0) detail::fatal("negative WaitGroup counter");
-  if (v > 0 || delta > 0) return;
+  if (v > 0 || w == 0) return;  // nobody to wake: the WaitGroup may be gone already
+  // The waiters cannot leave wait() before we wake them, so the WaitGroup
+  // lives until the unlock below.
   lock_.lock();
   detail::Sudog* list = nullptr;
-  while (detail::Sudog* s = waiters_.dequeue()) {
-    s->next = list;
-    list = s;
+  std::uint32_t n = 0;
+  while (detail::Sudog* q = waiters_.dequeue()) {
+    q->next = list;
+    list = q;
+    n++;
   }
+  state_.fetch_sub(n, std::memory_order_acq_rel);
   lock_.unlock();
   while (list) {
-    detail::Sudog* s = list;
-    list = s->next;  // before unpark: s lives on the waiter's stack
-    s->parker->unpark();
+    detail::Sudog* q = list;
+    list = q->next;  // before unpark: q lives on the waiter's stack
+    q->parker->unpark();
   }
 }
 
 void WaitGroup::wait() {
-  if (count_.load(std::memory_order_acquire) == 0) return;
+  if (state_.load(std::memory_order_acquire) >> 32 == 0) return;
   lock_.lock();
-  if (count_.load(std::memory_order_acquire) == 0) {
-    lock_.unlock();
-    return;
-  }
+  std::uint64_t s = state_.load(std::memory_order_acquire);
+  do {
+    if (s >> 32 == 0) {
+      lock_.unlock();
+      return;
+    }
+  } while (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire));
   detail::Waiter w;
   waiters_.push(&w.sg);
   w.parker.park(WaitReason::waitgroup, lock_);

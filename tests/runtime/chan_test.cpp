@@ -262,6 +262,40 @@ TEST_CASE("channels and WaitGroup work between OS threads and goroutines") {
   CHECK(sum.load() == 5050);
 }
 
+// wait() returning means the WaitGroup is done with: freeing it then must be
+// safe even while the done() that released it is still returning.  Each
+// round frees its WaitGroup right after wait(); done() runs on another P (or
+// an OS thread), so some rounds free it between done()'s decrement and its
+// return — ASan and TSan (both run this in CI) report a use after free if
+// done() touches the WaitGroup after the counter reached zero with nobody
+// waiting.
+TEST_CASE("a WaitGroup can be freed as soon as wait() returns") {
+  constexpr int kRounds = 20'000;
+  int rounds = 0;
+  goro::run([&] {
+    for (int i = 0; i < kRounds; i++) {
+      auto wg = std::make_unique<goro::WaitGroup>();
+      wg->add(1);
+      goro::go([p = wg.get()] { p->done(); });
+      if (i % 2) goro::yield();  // sometimes wait before done() runs, sometimes after
+      wg->wait();
+      wg.reset();
+      rounds++;
+    }
+  }, {.procs = 2});
+  // OS threads: the waiter blocks in its futex or sees zero at once.
+  for (int i = 0; i < 2'000; i++) {
+    auto wg = std::make_unique<goro::WaitGroup>();
+    wg->add(1);
+    std::thread t([p = wg.get()] { p->done(); });
+    wg->wait();
+    wg.reset();
+    t.join();
+    rounds++;
+  }
+  CHECK(rounds == kRounds + 2'000);
+}
+
 TEST_CASE("Mutex protects a counter across 4 Ps") {
   long counter = 0;
   goro::run([&] {

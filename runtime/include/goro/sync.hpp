@@ -26,15 +26,22 @@ class WaitGroup {
   // A negative counter aborts ("goro: negative WaitGroup counter").
   void add(std::int64_t delta);
   void done() { add(-1); }
-  // Blocks until the counter is zero.
+  // Blocks until the counter is zero.  Once wait() has returned, the
+  // WaitGroup may be destroyed, even while the done() that released it is
+  // still returning (like a std::latch), provided no other wait() is still
+  // blocked on it and no add() races with that wait (reusing a WaitGroup
+  // needs the previous wait() to have returned first, as in Go).
   void wait();
 
  private:
-  // count_ changes without the lock (add/done are one atomic op when nobody
-  // waits); the transition to zero and the waiters are handled under lock_.
-  std::atomic<std::int64_t> count_{0};
+  // The counter (high 32 bits, signed) and the number of blocked waiters
+  // (low 32 bits) in one word, as in Go's sync.WaitGroup: the add() that
+  // takes the counter to zero sees in the same atomic step whether anyone
+  // waits, and when nobody does it never touches the WaitGroup again — a
+  // wait() that saw the zero may already have freed it.
+  std::atomic<std::uint64_t> state_{0};
   detail::SpinLock lock_;
-  detail::WaitQueue waiters_;   // guarded by lock_
+  detail::WaitQueue waiters_;   // guarded by lock_; holds exactly the waiters counted in state_
 };
 
 // FIFO hand-off mutex: unlock() passes ownership straight to the longest
