@@ -2,6 +2,12 @@
 #
 #   docker build -t goro .
 #   docker run --rm -p 8080:8080 goro
+#   docker run --rm -p 9090:9090 goro --port 9090 --mode thread
+#
+# The defaults the container needs (listen on every interface, the sample
+# files) are environment variables the binary reads when a flag is not given
+# (GORO_BIND, GORO_PORT, GORO_ROOT; every flag has one, see goro --help), so
+# flags after the image name override them instead of repeating them.
 #
 # Docker's default seccomp profile blocks io_uring (io_uring_setup and
 # friends), so goroutine mode would fall back to epoll there; to measure
@@ -28,5 +34,8 @@ COPY www /srv/www
 RUN echo /usr/local/lib/goro > /etc/ld.so.conf.d/goro.conf && ldconfig \
  && useradd --system --uid 10001 --no-create-home goro
 USER goro
+ENV GORO_BIND=0.0.0.0 GORO_PORT=8080 GORO_ROOT=/srv/www
 EXPOSE 8080
-ENTRYPOINT ["/usr/local/bin/goro", "--bind", "0.0.0.0", "--port", "8080", "--root", "/srv/www"]
+# SIGTERM (docker stop) shuts down gracefully: in-flight requests finish.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/local/bin/goro"]
