@@ -78,7 +78,7 @@ struct PollerStats {
   uint64_t timeouts = 0;     ///< waits ended by their deadline
   uint64_t wakes = 0;        ///< wake() calls that had to signal
   uint64_t recv_buffered = 0;  ///< idle waits that arrived with their bytes (uring)
-  uint64_t recv_nobufs = 0;    ///< ... that found the buffer ring empty: a plain recv follows
+  uint64_t recv_nobufs = 0;    ///< idle waits that found the buffer ring empty: a plain recv follows
   uint64_t accepts_multishot = 0;  ///< connections a multishot accept delivered (uring)
 };
 /// The counters now, summed over every poller since the process started.
