@@ -48,11 +48,11 @@ struct PollerChoice {
   /// even when !uring_ok(): the caller decides what to do (the server refuses
   /// to start).
   PollerKind kind;
-  /// Why io_uring is not used ("io_uring_setup: Operation not permitted",
-  /// "--poller=epoll"); empty when it is.
+  /// Why io_uring is not used (`io_uring_setup: Operation not permitted`,
+  /// `--poller=epoll`); empty when it is.
   std::string why_not;
-  /// One line for a start-up log: "io_uring (SINGLE_ISSUER|...)",
-  /// "epoll (io_uring unavailable: ...)", "epoll (--poller=epoll)".
+  /// One line for a start-up log: `io_uring (SINGLE_ISSUER|...)`,
+  /// `epoll (io_uring unavailable: ...)`, `epoll (--poller=epoll)`.
   std::string detail;
   /// io_uring was probed and its setup succeeded (false when it failed, and
   /// when epoll was requested: nothing probed).

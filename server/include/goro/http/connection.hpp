@@ -85,7 +85,7 @@ struct ServeOptions {
   /// `accepted`).  Default (epoch): from the call.
   netpoll::Clock::time_point ready_at{};
   /// Pool mode: where ConnEnd::idle stores the end of the idle wait it gave
-  /// up (--idle-timeout from its last response), for the idle set to keep.
+  /// up (`--idle-timeout` from its last response), for the idle set to keep.
   netpoll::Deadline* idle_until = nullptr;
 };
 

@@ -13,7 +13,7 @@ namespace goro::http {
 /// every connection, read for /debug/vars and /metrics.
 struct Metrics {
   std::atomic<uint64_t> accepted{0};  ///< connections accepted
-  std::atomic<uint64_t> rejected{0};  ///< over --max-conns or out of descriptors: answered 503
+  std::atomic<uint64_t> rejected{0};  ///< over `--max-conns` or out of descriptors: answered 503
   std::atomic<int64_t> active{0};     ///< connections being served or queued
   std::atomic<uint64_t> requests{0};  ///< whole requests parsed and handed to the router
   /// @{

@@ -95,7 +95,7 @@ class WireCheck {
   }
 };
 
-/// How big a request may be (--max-header-bytes, --max-body-bytes).
+/// How big a request may be (`--max-header-bytes`, `--max-body-bytes`).
 struct ParserLimits {
   size_t max_header_bytes = 16 * 1024;  ///< request line + header block
   size_t max_body_bytes = 1024 * 1024;  ///< the body, after de-chunking
