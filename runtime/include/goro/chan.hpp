@@ -1,17 +1,20 @@
-// goro/chan.hpp — Go channels: Chan<T>, unbuffered or buffered.
-//
-//   goro::Chan<int> ch(16);            // capacity 16; Chan<int>() is unbuffered
-//   goro::go([ch] { ch.send(42); ch.close(); });
-//   while (auto v = ch.recv()) use(*v);  // nullopt once closed and drained
-//
-// Chan is a handle (like Go's chan): copies share one channel.  Every
-// operation works in a goroutine (parks the G) and on an OS thread (blocks the
-// thread), so goroutines and threads can talk over the same channel.
-//
-// Errors: send on a closed channel and closing a closed channel throw
-// goro::closed_channel_error (Go panics); they are programming errors that a
-// server may still want to survive.  Receiving from a closed channel is not an
-// error: it drains the buffer, then returns std::nullopt.
+/// \file
+/// Go channels: `Chan<T>`, unbuffered or buffered.
+///
+/// \code{.cpp}
+///   goro::Chan<int> ch(16);            // capacity 16; Chan<int>() is unbuffered
+///   goro::go([ch] { ch.send(42); ch.close(); });
+///   while (auto v = ch.recv()) use(*v);  // nullopt once closed and drained
+/// \endcode
+///
+/// Chan is a handle (like Go's chan): copies share one channel.  Every
+/// operation works in a goroutine (parks the G) and on an OS thread (blocks the
+/// thread), so goroutines and threads can talk over the same channel.
+///
+/// Errors: send on a closed channel and closing a closed channel throw
+/// goro::closed_channel_error (Go panics); they are programming errors that a
+/// server may still want to survive.  Receiving from a closed channel is not an
+/// error: it drains the buffer, then returns std::nullopt.
 #pragma once
 
 #include <cstddef>
@@ -24,6 +27,8 @@
 
 namespace goro {
 
+/// Thrown by a send on a closed channel and by closing a closed channel
+/// (where Go panics): a programming error a server may still want to survive.
 struct closed_channel_error : std::logic_error {
   using std::logic_error::logic_error;
 };
@@ -92,36 +97,44 @@ struct ChanImpl final : ChanCore {
 
 }  // namespace detail
 
+/// A channel of T values; a handle: copies share one channel (see chan.hpp).
 template <class T>
 class Chan {
  public:
-  // cap == 0: unbuffered (a send waits for its receiver).
+  /// Makes a channel holding up to `cap` values; cap == 0: unbuffered (a
+  /// send waits for its receiver).
   explicit Chan(std::size_t cap = 0) : impl_(std::make_shared<detail::ChanImpl<T>>(cap)) {}
 
-  // Blocks until received (unbuffered) or buffered.  Throws
-  // closed_channel_error if the channel is or becomes closed.
+  /// Blocks until received (unbuffered) or buffered.  Throws
+  /// closed_channel_error if the channel is or becomes closed.
   void send(T v) const { impl_->send(&v, true); }
-  // Sends only if that needs no waiting; false (v dropped) otherwise.
+  /// Sends only if that needs no waiting; false (v dropped) otherwise.
   bool try_send(T v) const { return impl_->send(&v, false); }
 
-  // Blocks until a value arrives; nullopt once closed and drained.
+  /// Blocks until a value arrives; nullopt once closed and drained.
   std::optional<T> recv() const {
     std::optional<T> out;
     impl_->recv(&out, true);
     return out;
   }
-  // false: would block.  true: out holds a value, or nullopt when closed.
+  /// Receives only if that needs no waiting.  false: would block.  true:
+  /// `out` holds a value, or nullopt when closed.
   bool try_recv(std::optional<T>& out) const {
     out.reset();
     return impl_->recv(&out, false);
   }
 
-  // Wakes every blocked receiver (they get nullopt) and sender (they throw).
+  /// Closes the channel.  Wakes every blocked receiver (they get nullopt)
+  /// and sender (they throw).
   void close() const { impl_->close(); }
 
+  /// Values buffered now (Go's len(ch)); always 0 when unbuffered.
   std::size_t size() const { return impl_->size(); }
+  /// The buffer's size given at construction (Go's cap(ch)).
   std::size_t capacity() const { return impl_->cap; }
+  /// The type-erased channel, for select's cases (on_recv, on_send).
   detail::ChanCore* core() const noexcept { return impl_.get(); }
+  /// True when both handles share one channel.
   friend bool operator==(const Chan& a, const Chan& b) noexcept { return a.impl_ == b.impl_; }
 
  private:

@@ -1,17 +1,18 @@
-// goro/http/access_log.hpp — an access log that neither serializes requests
-// nor blocks a worker on the disk.
-//
-// Each thread formats lines into its own buffer, with no lock.  When 32 KiB
-// have gathered, or it logs again a second after its last hand-off, it hands
-// the bytes to one writer thread (a brief lock to queue them, no I/O), which
-// does the write(2) (O_APPEND).  So a goroutine worker never waits on the
-// disk, as the runtime requires (runtime/README.md, "What may block a worker
-// thread").  If the writer falls behind by more than 8 MiB, new hand-offs are
-// dropped and counted (dropped_lines()) rather than growing memory without
-// bound.  A thread's buffer is handed off when the thread exits, and
-// flush_all() takes every buffer and waits until the writer has written
-// everything: nothing is lost in normal operation.  A line can lag its
-// request by up to a second on a busy thread (until shutdown on an idle one).
+/// \file
+/// An access log that neither serializes requests
+/// nor blocks a worker on the disk.
+///
+/// Each thread formats lines into its own buffer, with no lock.  When 32 KiB
+/// have gathered, or it logs again a second after its last hand-off, it hands
+/// the bytes to one writer thread (a brief lock to queue them, no I/O), which
+/// does the write(2) (O_APPEND).  So a goroutine worker never waits on the
+/// disk, as the runtime requires (runtime/README.md, "What may block a worker
+/// thread").  If the writer falls behind by more than 8 MiB, new hand-offs are
+/// dropped and counted (dropped_lines()) rather than growing memory without
+/// bound.  A thread's buffer is handed off when the thread exits, and
+/// flush_all() takes every buffer and waits until the writer has written
+/// everything: nothing is lost in normal operation.  A line can lag its
+/// request by up to a second on a busy thread (until shutdown on an idle one).
 #pragma once
 
 #include <atomic>
@@ -30,35 +31,41 @@
 
 namespace goro::http {
 
+/// An access log written by one writer thread from per-thread buffers
+/// (see access_log.hpp).
 class AccessLog {
  public:
-  // Opens `path` for appending ("-" is stdout) and starts the writer thread.
-  // Throws std::runtime_error.  The log must outlive every thread that
-  // records to it (the server keeps it for the life of the process).
+  /// Opens `path` for appending ("-" is stdout) and starts the writer thread.
+  /// Throws std::runtime_error.  The log must outlive every thread that
+  /// records to it (the server keeps it for the life of the process).
   explicit AccessLog(const std::string& path);
-  ~AccessLog();  // flush_all(), then stops the writer
+  /// flush_all(), then stops the writer.
+  ~AccessLog();
   AccessLog(const AccessLog&) = delete;
   AccessLog& operator=(const AccessLog&) = delete;
 
-  // Any thread or goroutine; never blocks on I/O, takes no lock unless it
-  // hands its buffer off.
+  /// Appends one line for a served request to the calling thread's buffer.
+  /// Any thread or goroutine; never blocks on I/O, takes no lock unless it
+  /// hands its buffer off.
   void record(std::string_view peer, const Request& req, int status, uint64_t bytes,
               std::chrono::steady_clock::duration took);
 
-  // Hands off every thread's buffer and waits until all of it is written.
-  // Only once no thread records any more (after the server's drain), and
-  // not on a goroutine worker (it waits for the writer).
+  /// Hands off every thread's buffer and waits until all of it is written.
+  /// Only once no thread records any more (after the server's drain), and
+  /// not on a goroutine worker (it waits for the writer).
   void flush_all();
-  // Waits until what was already handed off is written; leaves threads'
-  // buffers alone (safe while others still record).  Not on a goroutine
-  // worker.
+  /// Waits until what was already handed off is written; leaves threads'
+  /// buffers alone (safe while others still record).  Not on a goroutine
+  /// worker.
   void sync();
 
-  // Lines dropped because the writer fell too far behind.
+  /// Lines dropped because the writer fell too far behind.
   uint64_t dropped_lines() const { return dropped_.load(std::memory_order_relaxed); }
 
-  struct Buffer;  // one per thread
-  // Hands off and frees a thread's buffer; called when the thread exits.
+  /// A thread's lines not yet handed off; one per thread (defined in
+  /// server/src/access_log.cpp).
+  struct Buffer;
+  /// Hands off and frees a thread's buffer; called when the thread exits.
   static void release(Buffer* b);
 
  private:
