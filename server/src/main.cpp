@@ -77,6 +77,7 @@ int main(int argc, char** argv) {
       "  GET  /metrics            the same in Prometheus text format\n"
       "  GET  /debug/goroutines   every goroutine with its state and wait reason\n"
       "  GET  /debug/throw        a handler that throws: a 500, and the server goes on\n"
+      "  GET  /debug/             live dashboard: requests/s, threads, RSS, goroutines, run queues\n"
       "TechEmpower's test types (https://github.com/TechEmpower/FrameworkBenchmarks), the last four on PostgreSQL\n"
       "(--db; scripts/db start runs one):\n"
       "  GET  /json, /plaintext   {\"message\":\"Hello, World!\"}, Hello, World!\n"
