@@ -129,6 +129,10 @@ def next_sample(page, left):
     except CdpError as e:
         raise Failed(f"no sample from the page before the deadline: {e}")
     st = json.loads(st)
+    for v in st["series"].values():  # a missing figure (null) satisfies no comparison
+        for k in ("last", "min", "max"):
+            if v[k] is None:
+                v[k] = float("nan")
     print("        " + summary(st), flush=True)
     return st
 
@@ -183,6 +187,7 @@ def run(goro, mode, extra):
         idle = wait_for(page, "three samples from the idle server", lambda st: st["samples"] >= 3, left)
         s = idle["series"]
         check(idle["mode"] == mode, f"the page shows mode {mode} (shows {idle['mode']!r})")
+        check(s["rps"]["last"] > 0, f"requests/s non-zero from the page's own polls ({s['rps']['last']:.1f})")
         check(s["threads"]["last"] > 0 and s["rss"]["last"] > 0,
               f"OS threads and RSS non-zero ({s['threads']['last']:.0f}, {s['rss']['last']:.0f} B)")
         goroutines = mode == "goroutine"
