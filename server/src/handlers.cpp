@@ -6,11 +6,13 @@
 #include <charconv>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <string>
 
+#include "goro/http/dashboard.hpp"
 #include "goro/http/demo.hpp"
 #include "goro/http/server.hpp"
 #include "goro/http/techempower.hpp"
@@ -144,7 +146,28 @@ Response static_file(const Request& req, const Context& ctx) {
   return r;
 }
 
-// Server counters, the runtime's scheduler state and the poller's counters.
+// The process's OS threads and resident set, from /proc/self/status (the
+// same in every mode: what each execution model costs the machine).  Zero
+// where it cannot be read.
+struct ProcessStatus {
+  uint64_t threads = 0, rss_bytes = 0;
+};
+ProcessStatus process_status() {
+  ProcessStatus ps;
+  FILE* f = std::fopen("/proc/self/status", "re");
+  if (!f) return ps;
+  char line[256];
+  unsigned long long v;
+  while (std::fgets(line, sizeof line, f)) {
+    if (std::sscanf(line, "Threads: %llu", &v) == 1) ps.threads = v;
+    else if (std::sscanf(line, "VmRSS: %llu kB", &v) == 1) ps.rss_bytes = v * 1024;
+  }
+  std::fclose(f);
+  return ps;
+}
+
+// Server counters, the process's threads and RSS, the runtime's scheduler
+// state and the poller's counters.
 Response debug_vars(const Request&, const Context& ctx) {
   const Metrics& m = ctx.metrics;
   auto up = std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx.started).count();
@@ -159,6 +182,8 @@ Response debug_vars(const Request&, const Context& ctx) {
                  to_string(ctx.config.mode), up, ld(m.accepted), ld(m.active), ld(m.rejected), ld(m.requests),
                  ld(m.status_2xx), ld(m.status_3xx), ld(m.status_4xx), ld(m.status_5xx), ld(m.response_writes),
                  ld(m.handler_exceptions), ld(m.timeouts));
+  ProcessStatus proc = process_status();
+  fmt::format_to(out, ", \"process\": {{\"threads\": {}, \"rss_bytes\": {}}}", proc.threads, proc.rss_bytes);
   if (ctx.config.mode == Mode::goroutine) {
     goro::Stats rt = goro::stats();
     fmt::format_to(out,
@@ -267,6 +292,7 @@ void add_demo_routes(Router& r, std::shared_ptr<const RouteStats> stats) {
   r.get("/metrics", metrics, at_once);
   r.get("/debug/goroutines", debug_goroutines, at_once);
   r.get("/debug/throw", debug_throw, at_once);
+  add_dashboard_routes(r);
   if (stats) {
     r.get(
         "/debug/routes",

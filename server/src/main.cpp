@@ -82,6 +82,7 @@ int main(int argc, char** argv) {
       "  GET  /debug/goroutines   every goroutine with its state and wait reason\n"
       "  GET  /debug/throw        a handler that throws: a 500, and the server goes on\n"
       "  GET  /debug/routes       JSON: requests and 5xx answers per route\n"
+      "  GET  /debug/             live dashboard: requests/s, threads, RSS, goroutines, run queues\n"
       "TechEmpower's test types (https://github.com/TechEmpower/FrameworkBenchmarks), the last four on PostgreSQL\n"
       "(--db; scripts/db start runs one):\n"
       "  GET  /json, /plaintext   {\"message\":\"Hello, World!\"}, Hello, World!\n"
