@@ -328,9 +328,14 @@ int run_demo(Config cfg, const DemoOptions& opts) {
   router.use(route_metrics(stats));
   add_demo_routes(router, stats);
   add_techempower_routes(router, pool, opts.db_timeout);
+  std::unique_ptr<Server> server;
+  // /fanout's default upstream is this server's own /sleep; its port is
+  // known once it listens, before any request can arrive.
+  FanoutOptions fanout = opts.fanout;
+  fanout.self_base = [&cfg, &server] { return loopback_base(cfg.bind, server->port()); };
+  add_fanout_routes(router, std::move(fanout));
   if (opts.add_routes) opts.add_routes(router);
 
-  std::unique_ptr<Server> server;
   try {
     server = std::make_unique<Server>(cfg, std::move(router));
     server->listen();

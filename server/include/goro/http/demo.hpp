@@ -9,6 +9,7 @@
 #include <string>
 
 #include "goro/http/config.hpp"
+#include "goro/http/fanout.hpp"
 #include "goro/http/router.hpp"
 
 namespace goro::http {
@@ -27,12 +28,15 @@ struct DemoOptions {
   int db_pool = 16;  ///< database connections at most
   /// One deadline for a request's database work.
   std::chrono::milliseconds db_timeout{std::chrono::seconds(5)};
+  /// GET /fanout (--upstream, --fanout-timeout); its self_base is set by
+  /// run_demo to the server's own address.
+  FanoutOptions fanout;
   /// More routes, added after the demo's and TechEmpower's (may be empty).
   std::function<void(Router&)> add_routes;
 };
 
 /// The goro binary after its flags: blocks the shutdown signals, opens the
-/// database pool, builds the demo + TechEmpower routes with route_metrics
+/// database pool, builds the demo + TechEmpower + /fanout routes with route_metrics
 /// (at /debug/routes) and log_requests, and runs the server until
 /// SIGINT/SIGTERM.  Returns main's exit code: 1 if it cannot listen, else 0
 /// (after a forced shutdown it exits at once, without destructors, since
