@@ -1,15 +1,19 @@
-// The built-in endpoints.  Each is ordinary blocking code; see router.hpp.
+// The built-in endpoints, and the binary's server built from them
+// (demo.hpp).  Each handler is ordinary blocking code; see router.hpp.
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <string>
 
-#include "goro/http/router.hpp"
+#include "goro/http/demo.hpp"
+#include "goro/http/server.hpp"
+#include "goro/http/techempower.hpp"
 #include "goro/netpoll/poller.hpp"
 #include "goro/stats.hpp"
 #include "goro/time.hpp"
@@ -72,32 +76,6 @@ Response echo(const Request& req, const Context&) {
   const std::string* ct = req.header("Content-Type");
   r.content_type = ct ? *ct : "application/octet-stream";
   return r;
-}
-
-int hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Percent-decodes a path.  Fails on a bad escape or an encoded NUL.
-bool percent_decode(std::string_view in, std::string& out) {
-  out.clear();
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out += in[i];
-      continue;
-    }
-    if (i + 2 >= in.size()) return false;
-    int hi = hex(in[i + 1]), lo = hex(in[i + 2]);
-    if (hi < 0 || lo < 0) return false;
-    char c = static_cast<char>(hi * 16 + lo);
-    if (c == '\0') return false;
-    out += c;
-    i += 2;
-  }
-  return true;
 }
 
 std::string_view content_type_for(std::string_view path) {
@@ -276,21 +254,68 @@ Response debug_throw(const Request&, const Context&) { throw std::runtime_error(
 
 }  // namespace
 
-Router default_router() {
+void add_demo_routes(Router& r, std::shared_ptr<const RouteStats> stats) {
   // /sleep and /static/ block, /cpu computes for as long as asked: answers
   // queued before them go out first (Answers).
   constexpr Answers at_once = Answers::at_once;
-  Router r;
-  r.add({"GET"}, "/", hello, false, at_once);
-  r.add({"GET"}, "/sleep", sleep);
-  r.add({"GET"}, "/cpu", cpu);
+  r.get("/", hello, at_once);
+  r.get("/sleep", sleep);
+  r.get("/cpu", cpu);
   r.add({"POST", "PUT"}, "/echo", echo, false, at_once);
   r.add({"GET"}, "/static/", static_file, /*prefix=*/true);
-  r.add({"GET"}, "/debug/vars", debug_vars, false, at_once);
-  r.add({"GET"}, "/metrics", metrics, false, at_once);
-  r.add({"GET"}, "/debug/goroutines", debug_goroutines, false, at_once);
-  r.add({"GET"}, "/debug/throw", debug_throw, false, at_once);
-  return r;
+  r.get("/debug/vars", debug_vars, at_once);
+  r.get("/metrics", metrics, at_once);
+  r.get("/debug/goroutines", debug_goroutines, at_once);
+  r.get("/debug/throw", debug_throw, at_once);
+  if (stats) {
+    r.get(
+        "/debug/routes",
+        [stats](const Request&, const Context&) {
+          Response resp = Response::text(200, stats->json());
+          resp.content_type = "application/json";
+          return resp;
+        },
+        at_once);
+  }
+}
+
+int run_demo(Config cfg, const DemoOptions& opts) {
+  block_shutdown_signals();  // before the database pool's threads start
+  // The database is optional and may be down at start: goro serves
+  // everything else meanwhile, and the pool connects once it is back.
+  std::shared_ptr<pg::Pool> pool;
+  bool db_from_env = std::getenv("PGHOST") || std::getenv("PGDATABASE") || std::getenv("PGSERVICE");
+  if (!opts.db.empty() || db_from_env) {
+    pool = std::make_shared<pg::Pool>(
+        pg::Pool::Options{.conninfo = opts.db, .size = opts.db_pool, .setup = prepare_techempower});
+    pg::Status st = pool->run(netpoll::deadline_in(opts.db_timeout), [](pg::Conn&) { return pg::Status{}; });
+    if (st.ok()) {
+      spdlog::info("database: connected (pool of {}, timeout {}ms)", opts.db_pool, opts.db_timeout.count());
+    } else {
+      spdlog::warn("database: {} ({}); its endpoints answer 503 until it is reachable", st.message,
+                   pg::to_string(st.code));
+    }
+  }
+  auto stats = std::make_shared<RouteStats>();
+  Router router;
+  router.use(log_requests());
+  router.use(route_metrics(stats));
+  add_demo_routes(router, stats);
+  add_techempower_routes(router, pool, opts.db_timeout);
+  if (opts.add_routes) opts.add_routes(router);
+
+  std::unique_ptr<Server> server;
+  try {
+    server = std::make_unique<Server>(cfg, std::move(router));
+    server->listen();
+  } catch (const std::exception& e) {
+    spdlog::critical("goro: {}", e.what());
+    return 1;
+  }
+  // Threads still inside a handler after a forced close must not run into
+  // destroyed globals: leave without running destructors.
+  if (!server->run()) std::_Exit(0);
+  return 0;
 }
 
 }  // namespace goro::http

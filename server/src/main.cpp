@@ -5,21 +5,19 @@
 //                                     # per request being served
 //   goro --mode=thread                # one OS thread per connection
 //   goro --mode=pool --threads=64
+//   GORO_PORT=9090 goro               # every flag also from GORO_<FLAG>
 //   goro --help
+//
+// This file only reads flags; the server is the library's (run_demo,
+// goro/http/demo.hpp).
 #include <CLI/CLI.hpp>
-#include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
+#include <cctype>
 #include <charconv>
-#include <cstdio>
-#include <cstdlib>
-#include <mutex>
-#include <thread>
 
-#include "goro/http/server.hpp"
-#include "goro/http/techempower.hpp"
+#include "goro/http/demo.hpp"
 
 namespace {
 
@@ -51,19 +49,25 @@ void add_duration(CLI::App& app, const std::string& name, std::chrono::milliseco
       ->type_name("DURATION");
 }
 
-// The server the signal thread shuts down.  main clears it, under the lock,
-// before the server is destroyed: a signal handled while serve() returns
-// must not reach a freed Server (ASan caught the signal thread still inside
-// shutdown() as main freed it).  Globals, so a late signal finds them alive.
-std::mutex g_signal_mu;
-goro::http::Server* g_server = nullptr;  // guarded by g_signal_mu
+// Every option reads GORO_<NAME> when not on the command line: --max-conns
+// from GORO_MAX_CONNS.  (Containers set defaults this way and leave the
+// command line to the user.)
+void add_envnames(CLI::App& app) {
+  for (CLI::Option* opt : app.get_options()) {
+    std::string name = opt->get_single_name();
+    if (name == "help" || name == "version") continue;
+    std::string env = "GORO_";
+    for (char c : name) env += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    opt->envname(env);
+  }
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   Config cfg;
   std::string log_level = "info";
-  // Keep in step with default_router() (handlers.cpp).
+  // Keep in step with add_demo_routes() (handlers.cpp).
   CLI::App app{
       "goro: an HTTP/1.1 server that runs the same handlers under different execution models.\n"
       "Endpoints (HEAD works wherever GET does and OPTIONS lists the methods; a wrong method gets 405 with Allow,\n"
@@ -77,6 +81,7 @@ int main(int argc, char** argv) {
       "  GET  /metrics            the same in Prometheus text format\n"
       "  GET  /debug/goroutines   every goroutine with its state and wait reason\n"
       "  GET  /debug/throw        a handler that throws: a 500, and the server goes on\n"
+      "  GET  /debug/routes       JSON: requests, 5xx answers and handler time per route\n"
       "TechEmpower's test types (https://github.com/TechEmpower/FrameworkBenchmarks), the last four on PostgreSQL\n"
       "(--db; scripts/db start runs one):\n"
       "  GET  /json, /plaintext   {\"message\":\"Hello, World!\"}, Hello, World!\n"
@@ -86,7 +91,9 @@ int main(int argc, char** argv) {
       "  GET  /updates?queries=N  N rows given new random numbers, persisted\n"
       "  Database down: 503; no pooled connection free in time: 503; over --db-timeout: 504.\n"
       "  GET  /debug/db           the connection pool: open, idle, waiting, connects, discarded\n"
-      "SIGINT/SIGTERM shut down gracefully; a second signal exits at once."};
+      "SIGINT/SIGTERM shut down gracefully; a second signal exits at once.\n"
+      "Every option can also be set by the environment variable GORO_<OPTION> (shown as Env: below), e.g.\n"
+      "GORO_PORT=9090 or GORO_MAX_CONNS=500; an option given on the command line wins."};
   app.set_version_flag("--version", "goro 0.1.0");
   std::string mode = "goroutine";
   app.add_option("--mode", mode,
@@ -129,24 +136,23 @@ int main(int argc, char** argv) {
                "send_timeout: a slow reader that keeps reading gets the whole response; then close");
   add_duration(app, "--shutdown-timeout", cfg.shutdown_timeout,
                "on SIGINT/SIGTERM, time for in-flight requests before connections are closed by force");
-  std::string db;
-  app.add_option("--db", db,
+  goro::http::DemoOptions demo;
+  app.add_option("--db", demo.db,
                  "PostgreSQL for /db, /queries, /fortunes, /updates: a libpq conninfo (\"host=/path port=5432 "
                  "dbname=hello_world user=...\") or postgresql:// URI. Without it, libpq's environment (PGHOST, "
                  "PGDATABASE, PGSERVICE) if set; else those endpoints answer 503");
-  int db_pool = 16;
-  app.add_option("--db-pool", db_pool,
+  app.add_option("--db-pool", demo.db_pool,
                  "database connections at most; a request that finds them all busy waits (parked, in goroutine mode)")
       ->check(CLI::Range(1, 10000))
       ->capture_default_str();
-  std::chrono::milliseconds db_timeout{std::chrono::seconds(5)};
-  add_duration(app, "--db-timeout", db_timeout,
+  add_duration(app, "--db-timeout", demo.db_timeout,
                "one deadline for a request's database work, from the wait for a pooled connection to the last "
                "result; past it the statement is cancelled and the answer is 504 (503 if no connection came free)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
   app.add_option("--access-log", cfg.access_log, "append one line per request to this file (- = stdout), written by a background thread");
+  add_envnames(app);
   CLI11_PARSE(app, argc, argv);
   cfg.mode = mode == "pool" ? Mode::pool : mode == "thread" ? Mode::thread : Mode::goroutine;
   cfg.poller = poller == "uring" ? goro::netpoll::PollerKind::uring
@@ -158,80 +164,5 @@ int main(int argc, char** argv) {
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   spdlog::set_level(spdlog::level::from_str(log_level));
 
-  // Signals go to one thread that waits for them (sigwait), so shutdown runs
-  // as ordinary code.  Block them before any other thread exists.
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGINT);
-  sigaddset(&sigs, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
-
-  // The database is optional and may be down at start: goro serves
-  // everything else meanwhile, and the pool connects once it is back.
-  std::shared_ptr<goro::pg::Pool> pool;
-  bool db_from_env = std::getenv("PGHOST") || std::getenv("PGDATABASE") || std::getenv("PGSERVICE");
-  if (!db.empty() || db_from_env) {
-    pool = std::make_shared<goro::pg::Pool>(
-        goro::pg::Pool::Options{.conninfo = db, .size = db_pool, .setup = goro::http::prepare_techempower});
-    goro::pg::Status st = pool->run(goro::netpoll::deadline_in(db_timeout), [](goro::pg::Conn&) { return goro::pg::Status{}; });
-    if (st.ok()) {
-      spdlog::info("database: connected (pool of {}, timeout {}ms)", db_pool, db_timeout.count());
-    } else {
-      spdlog::warn("database: {} ({}); its endpoints answer 503 until it is reachable", st.message,
-                   goro::pg::to_string(st.code));
-    }
-  }
-  goro::http::Router router = goro::http::default_router();
-  goro::http::add_techempower_routes(router, pool, db_timeout);
-
-  std::unique_ptr<goro::http::Server> server;
-  try {
-    server = std::make_unique<goro::http::Server>(cfg, std::move(router));
-    server->listen();
-  } catch (const std::exception& e) {
-    spdlog::critical("goro: {}", e.what());
-    return 1;
-  }
-  spdlog::info(
-      "goro listening on {}:{} mode={} {} max_conns={} max_header_bytes={} max_body_bytes={} "
-      "header_timeout={}ms body_timeout={}ms idle_timeout={}ms write_timeout={}ms shutdown_timeout={}ms root={}",
-      cfg.bind, server->port(), to_string(cfg.mode), server->mode_detail(), cfg.max_conns,
-      cfg.limits.max_header_bytes, cfg.limits.max_body_bytes, cfg.header_timeout.count(), cfg.body_timeout.count(),
-      cfg.idle_timeout.count(), cfg.write_timeout.count(), cfg.shutdown_timeout.count(), cfg.root);
-  spdlog::default_logger()->flush();
-
-  {
-    std::lock_guard lk(g_signal_mu);
-    g_server = server.get();
-  }
-  std::thread([sigs] {
-    int sig = 0;
-    sigwait(&sigs, &sig);
-    {
-      std::lock_guard lk(g_signal_mu);
-      if (!g_server) return;  // serve() has returned: main is on its way out
-      spdlog::info("{}: shutting down gracefully (again to exit at once)", sig == SIGINT ? "SIGINT" : "SIGTERM");
-      g_server->shutdown();
-    }
-    sigwait(&sigs, &sig);
-    std::lock_guard lk(g_signal_mu);
-    if (g_server) {  // else main is exiting and may have destroyed the logger
-      spdlog::warn("second signal: exiting now");
-      spdlog::default_logger()->flush();
-    }
-    std::_Exit(1);
-  }).detach();
-
-  bool graceful = server->serve();
-  {
-    std::lock_guard lk(g_signal_mu);
-    g_server = nullptr;
-  }
-  spdlog::info("goro stopped ({})", graceful ? "all connections finished" : "some connections closed by force");
-  spdlog::default_logger()->flush();
-  // Threads still inside a handler after a forced close must not run into
-  // destroyed globals: leave without running destructors.
-  if (!graceful) std::_Exit(0);
-  return 0;
+  return goro::http::run_demo(cfg, demo);
 }

@@ -1,34 +1,250 @@
+// The router and the library's middleware.
+//
+// Invariants: every Route lives in routes_ (heap-allocated, so its pattern
+// and parameter names, which requests view, never move); each is in exactly
+// one of exact_, patterns_ and prefixes_.  patterns_ is sorted by segment
+// kinds, literal < {name} < {name...}, position by position, which puts the
+// more specific of two overlapping patterns first (registration refuses
+// overlaps with no more specific one), so the first match is the best.
+// An Endpoint's `wrapped` is `handler` inside middleware_, recomputed
+// whenever either changes.
 #include "goro/http/router.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <stdexcept>
 
 namespace goro::http {
 
+namespace {
+
+struct Segment {
+  enum Kind : uint8_t { literal, param, rest } kind;  // the order is specificity's
+  std::string text;                                  // the literal, or the parameter's name
+};
+
+[[noreturn]] void refuse(std::string_view path, std::string_view why) {
+  throw std::invalid_argument(fmt::format("route \"{}\": {}", path, why));
+}
+
+// Splits "/users/{id}" into segments; throws on a malformed pattern.
+std::vector<Segment> parse_pattern(std::string_view pattern) {
+  if (pattern.empty() || pattern[0] != '/') refuse(pattern, "a path must begin with '/'");
+  std::vector<Segment> segs;
+  std::string_view rest = pattern.substr(1);
+  for (;;) {
+    size_t slash = rest.find('/');
+    std::string_view s = rest.substr(0, slash);
+    if (s.find_first_of("{}") == std::string_view::npos) {
+      segs.push_back({Segment::literal, std::string(s)});
+    } else {
+      if (s.front() != '{' || s.find('}') == std::string_view::npos) {
+        if (s.find('}') == std::string_view::npos) refuse(pattern, "'{' is not closed");
+        refuse(pattern, "a parameter must be a whole segment, like /{name}/");
+      }
+      if (s.back() != '}') refuse(pattern, "a parameter must be a whole segment, like /{name}/");
+      std::string_view name = s.substr(1, s.size() - 2);
+      bool is_rest = name.ends_with("...");
+      if (is_rest) name.remove_suffix(3);
+      if (name.empty() || name.find_first_of("{}.") != std::string_view::npos)
+        refuse(pattern, fmt::format("bad parameter name in \"{}\"", s));
+      if (is_rest && slash != std::string_view::npos)
+        refuse(pattern, fmt::format("\"{}\" matches the rest of the path and must come last", s));
+      for (const auto& p : segs)
+        if (p.kind != Segment::literal && p.text == name)
+          refuse(pattern, fmt::format("parameter \"{}\" appears twice", name));
+      segs.push_back({is_rest ? Segment::rest : Segment::param, std::string(name)});
+    }
+    if (slash == std::string_view::npos) break;
+    rest.remove_prefix(slash + 1);
+  }
+  return segs;
+}
+
+// How the sets of paths two patterns match relate.
+enum class Overlap { none, same, a_narrower, b_narrower, ambiguous };
+
+Overlap overlap(const std::vector<Segment>& a, const std::vector<Segment>& b) {
+  bool a_more = false, b_more = false;  // somewhere a (b) is the more specific
+  for (size_t i = 0;; ++i) {
+    bool a_end = i == a.size(), b_end = i == b.size();
+    if (a_end && b_end) break;
+    // One has more segments and no {name...} where the other ended.
+    if (a_end || b_end) return Overlap::none;
+    Segment::Kind ka = a[i].kind, kb = b[i].kind;
+    if (ka == Segment::rest || kb == Segment::rest) {
+      if (ka != kb) (ka == Segment::rest ? b_more : a_more) = true;
+      break;
+    }
+    if (ka == Segment::literal && kb == Segment::literal) {
+      if (a[i].text != b[i].text) return Overlap::none;
+    } else if (ka != kb) {
+      // {name} never matches an empty segment.
+      if ((ka == Segment::literal ? a : b)[i].text.empty()) return Overlap::none;
+      (ka == Segment::literal ? a_more : b_more) = true;
+    }
+  }
+  if (a_more && b_more) return Overlap::ambiguous;
+  return a_more ? Overlap::a_narrower : b_more ? Overlap::b_narrower : Overlap::same;
+}
+
+// Whether `path` matches the pattern `segs`; if so and `out` is given, the
+// parameters are appended to it as offsets from `base` (path's offset in
+// the request target).
+bool walk(const std::vector<Segment>& segs, std::string_view path, std::vector<PathParam>* out, size_t base) {
+  if (path.empty() || path[0] != '/') return false;
+  size_t pos = 1;
+  bool more = true;  // path has a segment at pos
+  for (const auto& seg : segs) {
+    if (!more) return false;
+    if (seg.kind == Segment::rest) {
+      if (out) out->push_back({seg.text, static_cast<uint32_t>(base + pos), static_cast<uint32_t>(path.size() - pos)});
+      return true;
+    }
+    size_t slash = path.find('/', pos);
+    size_t end = slash == std::string_view::npos ? path.size() : slash;
+    std::string_view s = path.substr(pos, end - pos);
+    if (seg.kind == Segment::literal ? s != seg.text : s.empty()) return false;
+    if (seg.kind == Segment::param && out)
+      out->push_back({seg.text, static_cast<uint32_t>(base + pos), static_cast<uint32_t>(s.size())});
+    more = slash != std::string_view::npos;
+    pos = end + 1;
+  }
+  return !more;
+}
+
+}  // namespace
+
+struct Router::Route {
+  enum class Kind { exact, pattern, prefix } kind;
+  std::string path;               // as registered
+  std::vector<Segment> segments;  // patterns only
+  struct Endpoint {
+    std::string method;
+    Handler handler;
+    Handler wrapped;  // handler inside the router's middleware
+    Answers answers;
+    bool implied;  // HEAD added for GET
+  };
+  std::vector<Endpoint> endpoints;  // in registration order: the Allow header's
+
+  const Endpoint* endpoint(std::string_view method) const {
+    for (const auto& e : endpoints)
+      if (e.method == method) return &e;
+    return nullptr;
+  }
+};
+
+Router::Router() = default;
+Router::~Router() = default;
+Router::Router(Router&&) noexcept = default;
+Router& Router::operator=(Router&&) noexcept = default;
+
+Router::Route& Router::route_for(std::string path, bool prefix) {
+  bool is_pattern = path.find_first_of("{}") != std::string::npos;
+  if (prefix && is_pattern) refuse(path, "a prefix route cannot have parameters");
+  if (!prefix && !is_pattern) {
+    if (path.empty() || path[0] != '/') refuse(path, "a path must begin with '/'");
+    if (auto it = exact_.find(path); it != exact_.end()) return *it->second;
+    auto r = std::make_unique<Route>(Route{Route::Kind::exact, std::move(path), {}, {}});
+    exact_.emplace(r->path, r.get());
+    return *routes_.emplace_back(std::move(r));
+  }
+  if (prefix) {
+    for (Route* p : prefixes_)
+      if (p->path == path) return *p;
+    auto r = std::make_unique<Route>(Route{Route::Kind::prefix, std::move(path), {}, {}});
+    prefixes_.push_back(r.get());
+    return *routes_.emplace_back(std::move(r));
+  }
+  std::vector<Segment> segs = parse_pattern(path);
+  for (Route* p : patterns_) {
+    if (p->path == path) return *p;
+    switch (overlap(segs, p->segments)) {
+      case Overlap::same: refuse(path, fmt::format("matches the same paths as \"{}\"", p->path));
+      case Overlap::ambiguous:
+        refuse(path, fmt::format("overlaps \"{}\" and neither is more specific: some paths would match both",
+                                 p->path));
+      default: break;
+    }
+  }
+  auto kinds_less = [](const std::vector<Segment>& a, const std::vector<Segment>& b) {
+    return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(),
+                                        [](const Segment& x, const Segment& y) { return x.kind < y.kind; });
+  };
+  auto at = std::upper_bound(patterns_.begin(), patterns_.end(), segs,
+                             [&](const std::vector<Segment>& s, const Route* p) { return kinds_less(s, p->segments); });
+  auto r = std::make_unique<Route>(Route{Route::Kind::pattern, std::move(path), std::move(segs), {}});
+  patterns_.insert(at, r.get());
+  return *routes_.emplace_back(std::move(r));
+}
+
 void Router::add(std::vector<std::string> methods, std::string path, Handler h, bool prefix, Answers answers) {
-  if (std::find(methods.begin(), methods.end(), "GET") != methods.end() &&
-      std::find(methods.begin(), methods.end(), "HEAD") == methods.end())
-    methods.push_back("HEAD");
-  routes_.push_back({std::move(methods), std::move(path), prefix, std::move(h), answers});
+  // Checked before anything changes, so a refused add leaves no trace.
+  for (auto m = methods.begin(); m != methods.end(); ++m)
+    if (std::find(methods.begin(), m, *m) != m) refuse(path, fmt::format("{} is listed twice", *m));
+  Route& r = route_for(std::move(path), prefix);
+  bool has_get = false, has_head = false;
+  for (const auto& m : methods) {
+    if (const Route::Endpoint* e = r.endpoint(m); e && !e->implied)
+      refuse(r.path, fmt::format("{} is registered already", m));
+    has_get |= m == "GET";
+    has_head |= m == "HEAD";
+  }
+  auto place = [&](std::string method, bool implied) {
+    Route::Endpoint e{std::move(method), h, wrap(h), answers, implied};
+    for (auto& old : r.endpoints)
+      if (old.method == e.method) return void(old = std::move(e));  // an implied HEAD, made explicit
+    r.endpoints.push_back(std::move(e));
+  };
+  for (auto& m : methods) place(std::move(m), false);
+  if (has_get && !has_head && !r.endpoint("HEAD")) place("HEAD", true);
+}
+
+void Router::handle(std::string method, std::string pattern, Handler h, Answers answers) {
+  add({std::move(method)}, std::move(pattern), std::move(h), false, answers);
+}
+void Router::get(std::string pattern, Handler h, Answers answers) { handle("GET", std::move(pattern), std::move(h), answers); }
+void Router::post(std::string pattern, Handler h, Answers answers) { handle("POST", std::move(pattern), std::move(h), answers); }
+void Router::put(std::string pattern, Handler h, Answers answers) { handle("PUT", std::move(pattern), std::move(h), answers); }
+void Router::del(std::string pattern, Handler h, Answers answers) { handle("DELETE", std::move(pattern), std::move(h), answers); }
+
+void Router::use(Middleware m) {
+  middleware_.push_back(std::move(m));
+  for (auto& r : routes_)
+    for (auto& e : r->endpoints) e.wrapped = wrap(e.handler);
+}
+
+Handler Router::wrap(Handler h) const {
+  for (auto m = middleware_.rbegin(); m != middleware_.rend(); ++m) h = (*m)(std::move(h));
+  return h;
 }
 
 const Router::Route* Router::find(std::string_view path) const {
-  for (const auto& r : routes_)
-    if (r.prefix ? path.starts_with(r.path) : path == r.path) return &r;
+  if (auto it = exact_.find(path); it != exact_.end()) return it->second;
+  for (const Route* r : patterns_)
+    if (walk(r->segments, path, nullptr, 0)) return r;
+  for (const Route* r : prefixes_)
+    if (path.starts_with(r->path)) return r;
   return nullptr;
 }
 
 bool Router::may_block(const Request& req) const {
   if (req.target == "*" || req.method == "OPTIONS") return false;
   const Route* r = find(req.path());
-  return r && r->answers == Answers::may_block &&
-         std::find(r->methods.begin(), r->methods.end(), req.method) != r->methods.end();
+  const Route::Endpoint* e = r ? r->endpoint(req.method) : nullptr;
+  return e && e->answers == Answers::may_block;
 }
 
 namespace {
 
-std::string allow_of(const std::vector<std::string>& methods) {
+std::string allow_of(const auto& endpoints) {
   std::string allow;
-  for (const auto& m : methods) allow += (allow.empty() ? "" : ", ") + m;
+  for (const auto& e : endpoints) allow += (allow.empty() ? "" : ", ") + e.method;
   return allow + (allow.empty() ? "" : ", ") + "OPTIONS";
 }
 
@@ -60,7 +276,7 @@ Response preconditions(const Request& req, Response resp) {
 
 }  // namespace
 
-Response Router::dispatch(const Request& req, const Context& ctx) const {
+Response Router::dispatch(Request& req, const Context& ctx) const {
   // OPTIONS * (RFC 9112 §3.2.4, RFC 9110 §9.3.7): the server as a whole.
   if (req.target == "*") {
     Response r;
@@ -68,20 +284,153 @@ Response Router::dispatch(const Request& req, const Context& ctx) const {
     r.headers.push_back({"Allow", "GET, HEAD, POST, PUT, OPTIONS"});
     return r;
   }
-  const Route* r = find(req.path());
+  std::string_view path = req.path();
+  const Route* r = find(path);
   if (!r) return Response::error(404, "no such path");
   if (req.method == "OPTIONS") {
     Response resp;
     resp.status = 204;
-    resp.headers.push_back({"Allow", allow_of(r->methods)});
+    resp.headers.push_back({"Allow", allow_of(r->endpoints)});
     return resp;
   }
-  if (std::find(r->methods.begin(), r->methods.end(), req.method) == r->methods.end()) {
+  const Route::Endpoint* e = r->endpoint(req.method);
+  if (!e) {
     Response resp = Response::error(405, fmt::format("{} is not allowed here", req.method));
-    resp.headers.push_back({"Allow", allow_of(r->methods)});
+    resp.headers.push_back({"Allow", allow_of(r->endpoints)});
     return resp;
   }
-  return preconditions(req, r->handler(req, ctx));
+  req.pattern = r->path;
+  if (r->kind == Route::Kind::pattern)
+    walk(r->segments, path, &req.params, static_cast<size_t>(path.data() - req.target.data()));
+  return preconditions(req, e->wrapped(req, ctx));
+}
+
+// Middleware.
+
+Middleware recover() {
+  return [](Handler next) -> Handler {
+    return [next = std::move(next)](const Request& req, const Context& ctx) -> Response {
+      try {
+        return next(req, ctx);
+      } catch (const std::bad_alloc&) {
+        throw;  // the connection answers 503: the server, not the handler, is short
+      } catch (const std::exception& e) {
+        spdlog::error("handler for {} {} threw: {}", req.method, req.target, e.what());
+      } catch (...) {
+        spdlog::error("handler for {} {} threw a non-exception", req.method, req.target);
+      }
+      return Response::error(500, "the handler failed");
+    };
+  };
+}
+
+Middleware log_requests() {
+  return [](Handler next) -> Handler {
+    return [next = std::move(next)](const Request& req, const Context& ctx) -> Response {
+      if (!spdlog::default_logger_raw()->should_log(spdlog::level::debug)) return next(req, ctx);
+      auto t0 = std::chrono::steady_clock::now();
+      Response r = next(req, ctx);
+      auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
+      spdlog::debug("{} {} (route {}) -> {} in {} us", req.method, req.target, req.pattern, r.status, us.count());
+      return r;
+    };
+  };
+}
+
+// One per wrapped endpoint: route_metrics runs once for each when the
+// router wraps it.  Named by the endpoint's first request (the middleware
+// cannot see which route it wraps); method and pattern are written once,
+// under State::mu, before `named` is set.
+struct RouteStats::Slot {
+  std::atomic<bool> named{false};
+  std::string method, pattern;
+  std::atomic<uint64_t> requests{0}, errors{0}, micros{0};
+};
+
+struct RouteStats::State {
+  mutable std::mutex mu;
+  std::deque<Slot> slots;  // guarded by mu; a deque, so slots never move
+};
+
+RouteStats::RouteStats() : s_(std::make_unique<State>()) {}
+RouteStats::~RouteStats() = default;
+
+RouteStats::Slot* RouteStats::new_slot() {
+  std::lock_guard lk(s_->mu);
+  return &s_->slots.emplace_back();
+}
+
+std::vector<RouteStats::Row> RouteStats::rows() const {
+  // Re-wrapping (Router::use) leaves a route more than one slot: add them up.
+  std::map<std::pair<std::string, std::string>, Row> by_route;
+  {
+    std::lock_guard lk(s_->mu);
+    for (const Slot& s : s_->slots) {
+      if (!s.named.load(std::memory_order_acquire)) continue;
+      Row& row = by_route.try_emplace({s.pattern, s.method}, Row{s.method, s.pattern, 0, 0, 0}).first->second;
+      row.requests += s.requests.load(std::memory_order_relaxed);
+      row.errors += s.errors.load(std::memory_order_relaxed);
+      row.micros += s.micros.load(std::memory_order_relaxed);
+    }
+  }
+  std::vector<Row> rows;
+  for (auto& [key, row] : by_route) rows.push_back(std::move(row));
+  return rows;
+}
+
+namespace {
+
+// A JSON string's contents: patterns are the program's, but may hold
+// anything.
+std::string json_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\', out += c;
+    else if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\u{:04x}", c);
+    else out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string RouteStats::json() const {
+  std::string out = "{";
+  for (const Row& r : rows())
+    out += fmt::format("{}\"{} {}\": {{\"requests\": {}, \"errors\": {}, \"micros\": {}}}", out.size() > 1 ? ", " : "",
+                       json_escape(r.method), json_escape(r.pattern), r.requests, r.errors, r.micros);
+  return out + "}\n";
+}
+
+Middleware route_metrics(std::shared_ptr<RouteStats> stats) {
+  return [stats = std::move(stats)](Handler next) -> Handler {
+    RouteStats::Slot* slot = stats->new_slot();
+    return [stats, slot, next = std::move(next)](const Request& req, const Context& ctx) -> Response {
+      if (!slot->named.load(std::memory_order_acquire)) {
+        std::lock_guard lk(stats->s_->mu);
+        if (!slot->named.load(std::memory_order_relaxed)) {
+          slot->method = req.method;
+          slot->pattern = req.pattern;
+          slot->named.store(true, std::memory_order_release);
+        }
+      }
+      auto t0 = std::chrono::steady_clock::now();
+      auto count = [&](bool error) {
+        auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
+        slot->requests.fetch_add(1, std::memory_order_relaxed);
+        if (error) slot->errors.fetch_add(1, std::memory_order_relaxed);
+        slot->micros.fetch_add(static_cast<uint64_t>(us.count()), std::memory_order_relaxed);
+      };
+      try {
+        Response r = next(req, ctx);
+        count(r.status >= 500);
+        return r;
+      } catch (...) {
+        count(true);
+        throw;
+      }
+    };
+  };
 }
 
 }  // namespace goro::http

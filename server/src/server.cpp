@@ -14,13 +14,17 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <spdlog/spdlog.h>
 #include <stdexcept>
+#include <thread>
 #include <utility>
 
 #include "conn_registry.hpp"
@@ -41,7 +45,31 @@ using namespace std::chrono_literals;
 // After a forced close, how long serve() waits for handlers to notice.
 constexpr auto kForceGrace = 2s;
 
+// The server the signal thread shuts down.  run() clears it, under the
+// lock, before it returns (and the caller may destroy the server): a signal
+// handled while serve() returns must not reach a freed Server (ASan caught
+// the signal thread still inside shutdown() as main freed it).  Globals, so
+// a late signal finds them alive.
+std::mutex g_signal_mu;
+Server* g_server = nullptr;  // guarded by g_signal_mu
+
+sigset_t shutdown_signals() {
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  return sigs;
+}
+
 }  // namespace
+
+// Signals go to one thread that waits for them (sigwait, in run()), so
+// shutdown runs as ordinary code.
+void block_shutdown_signals() {
+  sigset_t sigs = shutdown_signals();
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+}
 
 std::string_view to_string(Mode m) {
   switch (m) {
@@ -106,6 +134,7 @@ Server::State::~State() {
 Server::Server(Config cfg, Router router) : s_(std::make_unique<State>(std::move(cfg), std::move(router))) {}
 Server::~Server() = default;
 
+Router& Server::router() { return s_->router; }
 int Server::port() const { return s_->listener.port(); }
 void Server::shutdown() { s_->draining.fire(); }
 std::string Server::mode_detail() const { return s_->executor->detail(); }
@@ -126,6 +155,50 @@ void Server::listen() {
 bool Server::serve() {
   State& s = *s_;
   return s.executor->run([&s] { s.accept_loop(); }, [&s] { return s.drain(); });
+}
+
+bool Server::run() {
+  block_shutdown_signals();  // in case no thread has started yet; documented as the caller's
+  if (s_->listener.fd() < 0) listen();
+  const Config& cfg = s_->cfg;
+  spdlog::info(
+      "goro listening on {}:{} mode={} {} max_conns={} max_header_bytes={} max_body_bytes={} "
+      "header_timeout={}ms body_timeout={}ms idle_timeout={}ms write_timeout={}ms shutdown_timeout={}ms root={}",
+      cfg.bind, port(), to_string(cfg.mode), mode_detail(), cfg.max_conns, cfg.limits.max_header_bytes,
+      cfg.limits.max_body_bytes, cfg.header_timeout.count(), cfg.body_timeout.count(), cfg.idle_timeout.count(),
+      cfg.write_timeout.count(), cfg.shutdown_timeout.count(), cfg.root);
+  spdlog::default_logger()->flush();
+
+  {
+    std::lock_guard lk(g_signal_mu);
+    g_server = this;
+  }
+  std::thread([sigs = shutdown_signals()] {
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    {
+      std::lock_guard lk(g_signal_mu);
+      if (!g_server) return;  // serve() has returned: run()'s caller is on its way out
+      spdlog::info("{}: shutting down gracefully (again to exit at once)", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      g_server->shutdown();
+    }
+    sigwait(&sigs, &sig);
+    std::lock_guard lk(g_signal_mu);
+    if (g_server) {  // else the program is exiting and may have destroyed the logger
+      spdlog::warn("second signal: exiting now");
+      spdlog::default_logger()->flush();
+    }
+    std::_Exit(1);
+  }).detach();
+
+  bool graceful = serve();
+  {
+    std::lock_guard lk(g_signal_mu);
+    g_server = nullptr;
+  }
+  spdlog::info("goro stopped ({})", graceful ? "all connections finished" : "some connections closed by force");
+  spdlog::default_logger()->flush();
+  return graceful;
 }
 
 // Inside Executor::run: a goroutine in goroutine mode, else the thread that

@@ -293,6 +293,43 @@ TEST_CASE("/static serves files below --root with their content type") {
   CHECK(get(srv.port(), "/static/nul%00.txt")->status == 400);
 }
 
+// Sets environment variables for the servers started while it lives (they
+// inherit them at fork), and unsets them after.
+struct Env {
+  std::vector<std::string> names;
+  Env(std::initializer_list<std::pair<const char*, const char*>> vars) {
+    for (auto [k, v] : vars) ::setenv(k, v, 1), names.push_back(k);
+  }
+  ~Env() {
+    for (const auto& k : names) ::unsetenv(k.c_str());
+  }
+};
+
+TEST_CASE("every flag reads GORO_<FLAG> from the environment; the command line wins") {
+  StaticRoot dir;
+  {
+    // GORO_MODE is bogus but --mode is on the command line (ServerProcess
+    // passes it): the server starts, in the mode under test.
+    Env env{{"GORO_ROOT", dir.root.c_str()}, {"GORO_MAX_BODY_BYTES", "16"}, {"GORO_MODE", "bogus"}};
+    ServerProcess srv;
+    auto file = get(srv.port(), "/static/hello.txt");
+    REQUIRE(file);
+    CHECK(file->status == 200);
+    CHECK(file->body == "hello static\n");
+    CHECK(fetch(srv.port(), req("POST", "/echo", "", std::string(17, 'x')))->status == 413);
+    CHECK(fetch(srv.port(), req("POST", "/echo", "", std::string(16, 'x')))->status == 200);
+    CHECK(srv.wait_log("mode=" + goro::test::test_mode()));
+  }
+  // An environment value is checked like the flag's.
+  Env env{{"GORO_MAX_CONNS", "0"}};
+  try {
+    ServerProcess srv;
+    FAIL("goro started with GORO_MAX_CONNS=0");
+  } catch (const std::runtime_error& e) {
+    CHECK(std::string(e.what()).find("--max-conns") != std::string::npos);
+  }
+}
+
 TEST_CASE("/static never leaves --root") {
   StaticRoot dir;
   ServerProcess srv({"--root", dir.root.string()});

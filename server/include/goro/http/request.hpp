@@ -1,6 +1,7 @@
 // goro/http/request.hpp — one parsed HTTP/1.x request.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -8,29 +9,56 @@
 
 namespace goro::http {
 
+/// One header field as received.
 struct Header {
-  std::string name;
-  std::string value;
+  std::string name;   ///< as sent (compare with iequals)
+  std::string value;  ///< without surrounding whitespace
 };
 
+/// A path parameter the router matched: "{id}" in "/users/{id}".
+struct PathParam {
+  std::string_view name;  ///< views the route's pattern (the router outlives its requests)
+  uint32_t at = 0;        ///< offset of the value in Request::target
+  uint32_t size = 0;      ///< length of the value
+};
+
+/// One parsed request.  Built by the parser; the router fills `pattern`
+/// and `params` when it dispatches.
 struct Request {
-  std::string method;  // "GET", "POST", ...
-  std::string target;  // as sent: "/sleep?ms=10"
-  int version_major = 1;
-  int version_minor = 1;
-  std::vector<Header> headers;
-  std::string body;  // de-chunked
-  bool keep_alive = true;        // per HTTP version and Connection header
-  bool expect_continue = false;  // "Expect: 100-continue" with a body to come
+  std::string method;  ///< "GET", "POST", ...
+  std::string target;  ///< as sent: "/sleep?ms=10"
+  int version_major = 1;  ///< 1
+  int version_minor = 1;  ///< 0 or 1
+  std::vector<Header> headers;  ///< in the order received
+  std::string body;  ///< de-chunked
+  bool keep_alive = true;        ///< per HTTP version and Connection header
+  bool expect_continue = false;  ///< "Expect: 100-continue" with a body to come
+  /// The pattern of the route that matched ("/users/{id}"), "" before
+  /// dispatch or when none did.  Views the router's copy.
+  std::string_view pattern;
+  /// Path parameters, in pattern order; empty (no allocation) for routes
+  /// without any.  Offsets into target, so a copied Request keeps them.
+  std::vector<PathParam> params;
 
-  // First header with this name (ASCII case-insensitive), or nullptr.
+  /// First header with this name (ASCII case-insensitive), or nullptr.
   const std::string* header(std::string_view name) const;
-  std::string_view path() const;   // target before '?', without an absolute-form's scheme://authority
-  std::string_view query() const;  // target after '?', or ""
-  // Raw (not percent-decoded) value of the first `name=` in the query.
+  /// target before '?', without an absolute-form's scheme://authority.
+  std::string_view path() const;
+  /// target after '?', or "".
+  std::string_view query() const;
+  /// Raw (not percent-decoded) value of the first `name=` in the query.
   std::optional<std::string_view> query_param(std::string_view name) const;
+  /// Raw (not percent-decoded, like query_param) value of the path
+  /// parameter `name` ("{name}" or "{name...}" in the route's pattern), or
+  /// "" if the route has none by that name.
+  std::string_view param(std::string_view name) const;
 };
 
+/// ASCII case-insensitive equality, for header names.
 bool iequals(std::string_view a, std::string_view b);
+
+/// Percent-decodes `in` (a path or a parameter) into `out`.  Returns false
+/// on a bad escape or an encoded NUL.
+bool percent_decode(std::string_view in, std::string& out);
 
 }  // namespace goro::http
