@@ -129,7 +129,21 @@ def check_chat(binary):
         stop(p)
 
 
-CHECKS = {"echo": check_echo, "chat": check_chat}
+def check_jsonapi(binary):
+    for mode in ("goroutine", "thread"):
+        p, port = start(binary, mode)
+        try:
+            status, body = http_get(port, "/users/1")
+            if status != 200 or '"name":"ann"' not in body:
+                raise Failed(f"{mode}: GET /users/1: {status} {body!r}")
+            status, body = http_get(port, "/users/42")
+            if status != 404:
+                raise Failed(f"{mode}: GET /users/42 (no such user): {status} {body!r}")
+        finally:
+            stop(p)
+
+
+CHECKS = {"echo": check_echo, "chat": check_chat, "jsonapi": check_jsonapi}
 
 
 def main():
