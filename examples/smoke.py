@@ -143,7 +143,17 @@ def check_jsonapi(binary):
             stop(p)
 
 
-CHECKS = {"echo": check_echo, "chat": check_chat, "jsonapi": check_jsonapi}
+def check_fanout(binary):
+    p, port = start(binary)
+    try:
+        status, body = http_get(port, "/fanout?n=3&ms=10")
+        if status != 200 or '"ok":3' not in body:
+            raise Failed(f"GET /fanout?n=3&ms=10: {status} {body!r}")
+    finally:
+        stop(p)
+
+
+CHECKS = {"echo": check_echo, "chat": check_chat, "jsonapi": check_jsonapi, "fanout": check_fanout}
 
 
 def main():
