@@ -24,6 +24,14 @@ install(TARGETS goro_runtime goro_netpoll goro_pg goro_http goro_llhttp goro_san
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(TARGETS goro RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+# Shared: the installed binary and libraries find goro's other libraries
+# wherever the prefix is.  Each library needs its own $ORIGIN, since a
+# RUNPATH applies only to the object's own dependencies.
+if(BUILD_SHARED_LIBS)
+  file(RELATIVE_PATH _goro_bin_to_lib /_/${CMAKE_INSTALL_BINDIR} /_/${CMAKE_INSTALL_LIBDIR})
+  set_target_properties(goro PROPERTIES INSTALL_RPATH "$ORIGIN/${_goro_bin_to_lib}")
+  set_target_properties(goro_runtime goro_netpoll goro_pg goro_http PROPERTIES INSTALL_RPATH "$ORIGIN")
+endif()
 foreach(dir runtime netpoll db server)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/${dir}/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 endforeach()
@@ -48,9 +56,9 @@ set(GORO_PKG_DEPS URING=liburing PQ=libpq)
 install(EXPORT goroTargets NAMESPACE goro:: FILE goroTargets.cmake DESTINATION ${GORO_CMAKE_DIR})
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/goroConfig.cmake.in
   ${PROJECT_BINARY_DIR}/goroConfig.cmake INSTALL_DESTINATION ${GORO_CMAKE_DIR})
-# SameMajorVersion: 0.x makes no compatibility promise between minors, but
-# a caller asking for 0.1 should not get 1.0, whose API may differ;
-# AnyNewerVersion would hand it any later major.
+# SameMajorVersion: a caller asking for 0.1 gets any 0.y >= 0.1 but never
+# 1.0, whose API may differ; AnyNewerVersion would hand it any later major.
+# (0.x promises nothing between minors either: pin one with EXACT.)
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/goroConfigVersion.cmake
   COMPATIBILITY SameMajorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/goroConfig.cmake ${PROJECT_BINARY_DIR}/goroConfigVersion.cmake
