@@ -51,12 +51,6 @@ std::optional<std::string_view> Request::query_param(std::string_view name) cons
   return std::nullopt;
 }
 
-std::string_view Request::param(std::string_view name) const {
-  for (const auto& p : params)
-    if (p.name == name) return std::string_view(target).substr(p.at, p.size);
-  return {};
-}
-
 namespace {
 
 int hex(char c) {
