@@ -86,7 +86,8 @@ int main(int argc, char** argv) {
       "  GET  /updates?queries=N  N rows given new random numbers, persisted\n"
       "  Database down: 503; no pooled connection free in time: 503; over --db-timeout: 504.\n"
       "  GET  /debug/db           the connection pool: open, idle, waiting, connects, discarded\n"
-      "SIGINT/SIGTERM shut down gracefully; a second signal exits at once."};
+      "SIGINT/SIGTERM shut down gracefully; a second signal exits at once.\n"
+      "SIGQUIT prints every goroutine with its stack to stderr and the server goes on (Go's exits)."};
   app.set_version_flag("--version", "goro 0.1.0");
   std::string mode = "goroutine";
   app.add_option("--mode", mode,
