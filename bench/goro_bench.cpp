@@ -51,6 +51,7 @@
 #include <vector>
 
 #include "goro/chan.hpp"
+#include "goro/stats.hpp"
 #include "goro/runtime.hpp"
 #include "goro/sync.hpp"
 
@@ -334,5 +335,32 @@ void BM_goro_stack_touched(benchmark::State& state) {
 BENCHMARK(BM_goro_stack_touched)->Iterations(1)->UseRealTime();
 
 }  // namespace
+
+// ---- goroutine dump with stacks --------------------------------------------------
+
+// dump_goroutines(true) of 10,000 goroutines parked on channels: holding
+// each while its stack is copied, then symbolizing (libdw; the first dump
+// of a process also reads the debug info, outside the timing here).
+void BM_goro_dump_stacks(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  goro::run([&] {
+    goro::Chan<int> ch;
+    goro::WaitGroup wg;
+    wg.add(n);
+    for (int i = 0; i < n; i++)
+      goro::go([ch, &wg] {
+        ch.recv();
+        wg.done();
+      });
+    while (goro::stats().parks < static_cast<std::uint64_t>(n)) goro::yield();
+    benchmark::DoNotOptimize(goro::dump_goroutines(true));
+    std::size_t bytes = 0;
+    for (auto _ : state) bytes = goro::dump_goroutines(true).size();
+    state.counters["bytes"] = static_cast<double>(bytes);
+    ch.close();
+    wg.wait();
+  }, {.procs = 2});
+}
+BENCHMARK(BM_goro_dump_stacks)->Arg(10'000)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 BENCHMARK_MAIN();

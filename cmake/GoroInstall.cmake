@@ -51,7 +51,7 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/examples/ DESTINATION ${CMAKE_INSTALL_DO
 # The libraries found through pkg-config (no CMake package of their own):
 # the imported targets PkgConfig::<PREFIX> the static libraries carry as link
 # dependencies, recreated by goroConfig.cmake.  PREFIX=module pairs.
-set(GORO_PKG_DEPS URING=liburing PQ=libpq)
+set(GORO_PKG_DEPS URING=liburing PQ=libpq DW=libdw)
 
 install(EXPORT goroTargets NAMESPACE goro:: FILE goroTargets.cmake DESTINATION ${GORO_CMAKE_DIR})
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/goroConfig.cmake.in
@@ -94,7 +94,7 @@ Libs.private: ${libs_private}
   install(FILES ${PROJECT_BINARY_DIR}/pkgconfig/${name}.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 endfunction()
 goro_pkgconfig(goro-runtime "goro's runtime: goroutines M:N over worker threads, channels, select, timers"
-  LIBS -lgoro_runtime LIBS_PRIVATE -pthread)
+  REQUIRES_PRIVATE libdw CFLAGS -fno-omit-frame-pointer LIBS -lgoro_runtime LIBS_PRIVATE -pthread)
 goro_pkgconfig(goro-netpoll "goro's netpoller: TCP listener, connections and files that park goroutines (io_uring, epoll)"
   REQUIRES goro-runtime REQUIRES_PRIVATE liburing LIBS -lgoro_netpoll)
 # libpq by its -l alone, not Requires.private: under --static pkg-config
@@ -113,7 +113,7 @@ goro_pkgconfig(goro-http "goro's HTTP/1.1 server: router, handlers, goroutine/th
 # static libraries (each -dev package pulls its shared library, which the
 # `goro` binary also needs).  llhttp is not among them: its header and code
 # ship inside this package.
-set(GORO_DEB_MAINTAINER "goro maintainers <maintainers@users.noreply.r-seed-1f81e729.example>"
+set(GORO_DEB_MAINTAINER "goro developers <goro-dev@example.org>"
   CACHE STRING "Maintainer field of the Debian package")
 set(CPACK_PACKAGE_NAME goro)
 set(CPACK_PACKAGE_VENDOR goro)
@@ -129,6 +129,6 @@ set(CPACK_STRIP_FILES ON)   # the binary and shared libraries, as Debian ships t
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_MAINTAINER "${GORO_DEB_MAINTAINER}")
 set(CPACK_DEBIAN_PACKAGE_SECTION libdevel)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "libfmt-dev, libspdlog-dev, liburing-dev, libpq-dev, pkg-config")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libfmt-dev, libspdlog-dev, liburing-dev, libpq-dev, libdw-dev, pkg-config")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "cmake, g++")
 include(CPack)

@@ -19,6 +19,8 @@
 #include <thread>
 #include <vector>
 
+#include <time.h>
+
 #include "goro/detail/wait.hpp"
 #include "goro/runtime.hpp"
 #include "goro/stats.hpp"
@@ -96,6 +98,9 @@ struct alignas(64) G {
   std::atomic<bool> is_main{false};
   bool fn_heap = false;
   bool is_g0 = false;
+  // When it last parked: CLOCK_MONOTONIC_COARSE in ms, modulo 2^32 (a dump
+  // subtracts modulo too, so waits under 49 days read right).  traceback.cpp.
+  std::atomic<std::uint32_t> parked_ms{0};
 #if GORO_ASAN
   void* asan_fake_stack = nullptr;
   const void* asan_bottom = nullptr;  // g0 only: thread stack bounds
@@ -105,6 +110,9 @@ struct alignas(64) G {
   void* tsan_fiber = nullptr;
 #endif
   alignas(8) unsigned char fnbuf[detail::kGFnInline];  // callables with alignment <= 8
+  // Where go() was called: a return address in the spawning function, for
+  // the dump's "created by".  Written by g_new, read by a dump.
+  std::atomic<std::uintptr_t> go_pc{0};
 };
 #if !GORO_ASAN && !GORO_TSAN
 static_assert(sizeof(G) == 128, "G should stay two cache lines");
@@ -325,6 +333,14 @@ inline std::int64_t now_ns() noexcept {
       .count();
 }
 
+// A clock for how long goroutines wait (dumps): the kernel's tick-resolution
+// clock, read from the vDSO without the TSC, cheap enough for every park.
+inline std::uint32_t coarse_ms() noexcept {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<std::uint32_t>(static_cast<std::uint64_t>(ts.tv_sec) * 1000 + static_cast<std::uint64_t>(ts.tv_nsec) / 1'000'000);
+}
+
 inline std::uint64_t fastrand(std::uint64_t& s) noexcept {  // xorshift64*
   s ^= s >> 12;
   s ^= s << 25;
@@ -358,18 +374,18 @@ void dump_goroutines_on_abort() noexcept;
 
 // Every write of G::state goes through here (Go's casgstatus): g moves from
 // `from` to `to`.  Debug builds compare-and-swap and abort ("goro: bad g
-// status transition: goroutine N from X to Y") when g is not in `from`.
-// Release builds store, except with kAlways — ready(), whose double call is
-// the user's bug and is caught in every build, as before.  `why` names the
-// operation in the abort message.
-template <bool kAlways = false>
+// status transition: goroutine N from X to Y") when g is not in `from`;
+// release builds store.  ready() checks in every build (make_runnable).
+// `why` names the operation in the abort message.  Parking releases: a dump
+// that sees `waiting` (and holds the G, see kGTraced) sees the context the
+// G saved before it — free on x86.
 inline void casgstatus(G* g, GState from, GState to, const char* why = nullptr) noexcept {
-  if constexpr (kAlways || GORO_DEBUG) {
+  const auto order = to == GState::waiting ? std::memory_order_release : std::memory_order_relaxed;
+  if constexpr (GORO_DEBUG) {
     GState cur = from;
-    if (!g->state.compare_exchange_strong(cur, to, kAlways ? std::memory_order_seq_cst : std::memory_order_relaxed))
-      bad_gstatus(g, cur, from, to, why);
+    if (!g->state.compare_exchange_strong(cur, to, order)) bad_gstatus(g, cur, from, to, why);
   } else {
-    g->state.store(to, std::memory_order_relaxed);
+    g->state.store(to, order);
   }
 }
 
@@ -458,9 +474,17 @@ inline void maybe_wakep(P* p) noexcept {
 
 inline bool shaking(P* p) noexcept { return sched.shake.load(std::memory_order_relaxed) && (fastrand(p->rng) & 1); }
 
-// waiting -> runnable, exactly once per park (a second ready aborts).
+// A parked G whose stack a dump is reading (traceback.cpp): it stays
+// parked until the dump lets go, as Go's _Gscan bit holds a G for the GC.
+// Never seen outside the runtime (goroutines() reports it as waiting).
+inline constexpr GState kGTraced = static_cast<GState>(0x80 | static_cast<std::uint8_t>(GState::waiting));
+void make_runnable_traced(G* g, GState cur) noexcept;  // traceback.cpp
+
+// waiting -> runnable, exactly once per park (a second ready aborts).  A G
+// held by a dump is waited for (make_runnable_traced), off the fast path.
 inline void make_runnable(G* g) noexcept {
-  casgstatus<true>(g, GState::waiting, GState::runnable, "ready of a goroutine that is not parked");
+  GState cur = GState::waiting;
+  if (!g->state.compare_exchange_strong(cur, GState::runnable)) make_runnable_traced(g, cur);
 }
 
 // Readies g onto p, the caller's own P.
@@ -488,9 +512,10 @@ void sysmon_start();          // run(), with 2+ Ps
 void sysmon_stop();           // run(), before the workers are joined
 void sysmon_unpark() noexcept;  // a P leaves idle; caller holds sched.lock
 
-// ---- signal.cpp: stack overflow report -------------------------------------------------
+// ---- signal.cpp: stack overflow report, SIGQUIT -------------------------------------------------
 
 void install_overflow_handler();        // every run()
+void install_quit_handler();            // every run(): SIGQUIT dumps goroutines (once per process)
 void signal_stack_install(P* p);        // worker start: the alternate signal stack
 void signal_stack_remove(P* p) noexcept;  // worker end
 

@@ -613,6 +613,7 @@ void park(WaitReason r, UnlockFn unlock, void* arg) {
   if (!p || p->curg == &p->g0) fatal("park outside a goroutine");
   G* self = p->curg;
   self->reason.store(r, std::memory_order_relaxed);
+  self->parked_ms.store(coarse_ms(), std::memory_order_relaxed);
   p->parks.inc();
   G* next = local_pick(p);
   switch_to(p, self, next ? next : &p->g0, Action::park, unlock, arg);
@@ -651,6 +652,8 @@ G* g_new(void** storage, std::size_t size, std::size_t align) {
   g->id.store(id, std::memory_order_relaxed);
   g->is_main.store(false, std::memory_order_relaxed);
   g->reason.store(WaitReason::none, std::memory_order_relaxed);
+  // go() is always inlined, so this is in the function that called it.
+  g->go_pc.store(reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)), std::memory_order_relaxed);
   if (size <= kGFnInline && align <= 8) {
     g->fn = g->fnbuf;
     g->fn_heap = false;

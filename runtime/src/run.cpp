@@ -105,6 +105,7 @@ void run(std::function<void()> main_fn, Options opts) {
   sched.idle_head = nullptr;
   sched.shake.store(shake_wanted(opts));
   install_overflow_handler();
+  install_quit_handler();
 
   sched.ps.clear();
   for (int i = 0; i < sched.nprocs; i++) {

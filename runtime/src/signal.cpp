@@ -1,13 +1,27 @@
-// signal.cpp — the stack overflow report (Go's signal_unix.go, for the one
-// signal goro handles).
+// signal.cpp — the signals goro handles (Go's signal_unix.go, for two).
 //
-// Goroutine stacks do not grow; a guard page sits under each (stack.cpp).
-// An access to it is a SIGSEGV, handled here on the worker's alternate
-// signal stack (the goroutine's own stack is what broke): a fault within two
-// pages under the running goroutine's stack prints "goro: goroutine N stack
-// overflow" and the goroutine dump, and aborts.  Any other SIGSEGV goes to
-// the handler that was installed before ours (ASan's, or the default).
+// SIGSEGV: the stack overflow report.  Goroutine stacks do not grow; a
+// guard page sits under each (stack.cpp).  An access to it is a SIGSEGV,
+// handled here on the worker's alternate signal stack (the goroutine's own
+// stack is what broke): a fault within two pages under the running
+// goroutine's stack prints "goro: goroutine N stack overflow" and the
+// goroutine dump, and aborts.  Any other SIGSEGV goes to the handler that
+// was installed before ours (ASan's, or the default).
+//
+// SIGQUIT: the goroutine dump with stacks on stderr, and the process goes
+// on.  Go exits after it; goro does not, because the process one pokes to
+// see what it is doing is usually a server that should keep serving.
+// Dumping allocates, takes locks and reads debug info, none of which a
+// signal handler may do: the handler writes a byte to a pipe, and a thread
+// kept for that reads it and dumps.  Installed only over the default
+// disposition, so a program's own SIGQUIT handling (or SIG_IGN) wins.
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
+
+#include <mutex>
+#include <thread>
 
 #include "internal.hpp"
 
@@ -57,7 +71,65 @@ void overflow_handler(int sig, siginfo_t* info, void* uctx) {
   signal(SIGSEGV, SIG_DFL);  // re-executing the access faults again, fatally
 }
 
+// SIGQUIT's pipe: the handler writes, the dump thread reads.
+int quit_pipe[2] = {-1, -1};
+
+void quit_handler(int) {
+  int saved = errno;
+  char c = 0;
+  ssize_t w = ::write(quit_pipe[1], &c, 1);  // full (dumps pending): this one folds into them
+  (void)w;
+  errno = saved;
+}
+
+void quit_loop() {
+  char buf[64];
+  for (;;) {
+    ssize_t n = ::read(quit_pipe[0], buf, sizeof buf);  // signals sent meanwhile: one dump
+    if (n > 0) {
+      goro::dump_goroutines_to_stderr();
+    } else if (n < 0 && errno != EINTR) {
+      return;
+    }
+  }
+}
+
 }  // namespace
+
+// At the first run() of each process: the pipe, the thread (which lives as
+// long as the process, blocked in read; a dump outside run() says the
+// runtime is not running) and the handler.  A forked child inherits the
+// handler and the parent's pipe but not its thread, so its first run()
+// makes its own.
+void install_quit_handler() {
+  static std::mutex mu;
+  static pid_t owner = 0;
+  std::lock_guard<std::mutex> l(mu);
+  const pid_t me = getpid();
+  if (owner == me) return;
+  owner = me;
+  struct sigaction cur {};
+  sigaction(SIGQUIT, nullptr, &cur);
+  const bool ours = !(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == quit_handler;
+  if (!ours && ((cur.sa_flags & SA_SIGINFO) || cur.sa_handler != SIG_DFL)) return;
+  if (quit_pipe[0] >= 0) {
+    close(quit_pipe[0]);
+    close(quit_pipe[1]);
+  }
+  if (pipe2(quit_pipe, O_CLOEXEC) != 0) return;
+  fcntl(quit_pipe[1], F_SETFL, O_NONBLOCK);
+  // The thread takes no signals: they stay with the threads that expect them.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  std::thread(quit_loop).detach();
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  struct sigaction sa {};
+  sa.sa_handler = quit_handler;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGQUIT, &sa, nullptr);
+}
 
 // Installed by every run(), unless already in place: someone (a test
 // harness's crash handler) may have swapped it out since.

@@ -266,12 +266,14 @@ Response metrics(const Request&, const Context& ctx) {
   return r;
 }
 
-// Every goroutine with its state and wait reason, as Go prints them.
-Response debug_goroutines(const Request&, const Context& ctx) {
+// Every goroutine with its state and wait reason, as Go prints them; with
+// ?stacks=1 also how long each has waited, its call stack and where it was
+// created (Go's ?debug=2).
+Response debug_goroutines(const Request& req, const Context& ctx) {
   if (ctx.config.mode != Mode::goroutine)
     return Response::text(200, fmt::format("no goroutines: --mode={} runs connections on OS threads\n",
                                            to_string(ctx.config.mode)));
-  return Response::text(200, goro::dump_goroutines());
+  return Response::text(200, goro::dump_goroutines(req.query_param("stacks") == "1"));
 }
 
 // Shows that a handler's exception becomes a 500 and the server goes on.

@@ -1025,6 +1025,58 @@ TEST_CASE("/debug/goroutines shows each goroutine's wait reason") {
   CHECK(vars->body.find("\"netpoll\": {\"backend\": ") != std::string::npos);
 }
 
+// Parked goroutines' paragraphs of a dump with stacks that contain `text`.
+int count_blocks(const std::string& dump, std::string_view header, std::string_view text) {
+  int n = 0;
+  for (size_t pos = 0; pos < dump.size();) {
+    size_t end = dump.find("\n\n", pos);
+    if (end == std::string::npos) end = dump.size();
+    std::string_view block(dump.data() + pos, end - pos);
+    if (block.find(header) != std::string_view::npos && block.find(text) != std::string_view::npos) ++n;
+    pos = end + 2;
+  }
+  return n;
+}
+
+TEST_CASE("/debug/goroutines?stacks=1 of a loaded server shows symbolized stacks") {
+  ServerProcess srv;
+  if (goro::test::test_mode() != "goroutine") {
+    auto r = get(srv.port(), "/debug/goroutines?stacks=1");
+    REQUIRE(r);
+    CHECK(r->body.find("no goroutines") != std::string::npos);
+    return;
+  }
+  // Load while the dumps are taken: a keep-alive client asking for / as
+  // fast as it is answered, and handlers asleep in /sleep.
+  std::atomic<bool> stop{false};
+  std::atomic<long> answered{0};
+  std::thread load([&] {
+    Client c(srv.port());
+    while (!stop.load() && c.send(req("GET", "/")) && c.read_response()) answered.fetch_add(1);
+  });
+  constexpr int kSleepers = 8;
+  std::vector<std::unique_ptr<Client>> sleepers;
+  for (int i = 0; i < kSleepers; i++) {
+    sleepers.push_back(std::make_unique<Client>(srv.port()));
+    REQUIRE(sleepers.back()->send(req("GET", "/sleep?ms=10000")));  // the longest allowed
+  }
+  // The /sleep handler by its (demangled) name, in each sleeper's stack,
+  // with the functions that called it and where its goroutine was created.
+  constexpr std::string_view kHandler = "::sleep(goro::http::Request const&";
+  std::string dump;
+  CHECK(goro::test::thread_wait_until([&] {
+    auto r = get(srv.port(), "/debug/goroutines?stacks=1");
+    dump = r && r->status == 200 ? r->body : "";
+    return count_blocks(dump, "[sleep, ", kHandler) == kSleepers && answered.load() > 0;
+  }, "every /sleep handler's stack in the dump, under load"));
+  stop.store(true);
+  load.join();
+  INFO(dump);
+  CHECK(count_blocks(dump, "[sleep, ", "created by ") >= kSleepers);
+  CHECK(count_blocks(dump, "[sleep, ", "handlers.cpp:") >= kSleepers);  // file:line from the debug info
+  CHECK(dump.find("(main):") != std::string::npos);
+}
+
 TEST_CASE("the server logs which mode and netpoll backend it runs") {
   ServerProcess srv;
   std::string log = srv.log();

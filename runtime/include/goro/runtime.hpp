@@ -166,9 +166,11 @@ void g_spawn(G* g, const FnOps* ops);
 }  // namespace detail
 
 /// Spawns fn as a new goroutine.  Inside the runtime only (a goroutine, a
-/// worker or any thread while run() is active); aborts otherwise.
+/// worker or any thread while run() is active); aborts otherwise.  Always
+/// inlined: g_new records its return address as where the goroutine was
+/// created (the dump's "created by"), which must be the caller of go().
 template <class F>
-void go(F&& fn) {
+[[gnu::always_inline]] inline void go(F&& fn) {
   using Fn = std::decay_t<F>;
   static constexpr detail::FnOps ops{
       [](void* p) {
