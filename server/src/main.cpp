@@ -18,6 +18,7 @@
 #include <mutex>
 #include <thread>
 
+#include "goro/http/fanout.hpp"
 #include "goro/http/server.hpp"
 #include "goro/http/techempower.hpp"
 
@@ -77,6 +78,8 @@ int main(int argc, char** argv) {
       "  GET  /metrics            the same in Prometheus text format\n"
       "  GET  /debug/goroutines   every goroutine with its state and wait reason\n"
       "  GET  /debug/throw        a handler that throws: a 500, and the server goes on\n"
+      "  GET  /fanout?n=N&ms=M    N (1-100) concurrent calls to --upstream with ms=M (0-10000), gathered over a\n"
+      "                           channel: 200 all answered 2xx, 502 some failed, 504 --fanout-timeout passed first\n"
       "TechEmpower's test types (https://github.com/TechEmpower/FrameworkBenchmarks), the last four on PostgreSQL\n"
       "(--db; scripts/db start runs one):\n"
       "  GET  /json, /plaintext   {\"message\":\"Hello, World!\"}, Hello, World!\n"
@@ -147,6 +150,13 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
   app.add_option("--access-log", cfg.access_log, "append one line per request to this file (- = stdout), written by a background thread");
+  goro::http::FanoutOptions fanout;
+  app.add_option("--upstream", fanout.upstream,
+                 "/fanout's upstream, an http:// URL; {ms} in it becomes the request's ms, else ms=M is appended "
+                 "(default: this server's own /sleep)")
+      ->check([](const std::string& url) { return goro::http::check_fanout_upstream(url); });
+  add_duration(app, "--fanout-timeout", fanout.timeout,
+               "deadline for a whole /fanout request, from its start: calls not back by then count as timed out (504)");
   CLI11_PARSE(app, argc, argv);
   cfg.mode = mode == "pool" ? Mode::pool : mode == "thread" ? Mode::thread : Mode::goroutine;
   cfg.poller = poller == "uring" ? goro::netpoll::PollerKind::uring
@@ -186,6 +196,8 @@ int main(int argc, char** argv) {
   goro::http::add_techempower_routes(router, pool, db_timeout);
 
   std::unique_ptr<goro::http::Server> server;
+  fanout.self_base = [&cfg, &server] { return goro::http::loopback_base(cfg.bind, server->port()); };
+  goro::http::add_fanout_routes(router, std::move(fanout));
   try {
     server = std::make_unique<goro::http::Server>(cfg, std::move(router));
     server->listen();
