@@ -11,7 +11,8 @@ CPU per request table has a row with figures for every goro mode, the floor and
 (when installed) nginx, and every row of "Targets (issue #11)" and "Targets
 (issue #12)" has a verdict word; unless the report notes that PostgreSQL could
 not start, the single-query table has a row with the database's CPU for every
-goro mode and Go. It does not judge the numbers: they belong to the machine. Exits 77 (CTest: skipped) with the
+goro mode and Go; the fan-out table has a row with req/s and the
+upstream's CPU for every goro mode and Go. It does not judge the numbers: they belong to the machine. Exits 77 (CTest: skipped) with the
 reason when wrk, gnuplot or the goro binary is missing.
 """
 
@@ -86,6 +87,21 @@ def check_database(text):
     return bad
 
 
+def check_fanout(text):
+    """Issue #13: the fan-out table has a row per goro mode and Go (unless the
+    report notes the Go peer skipped) with req/s and the upstream's CPU."""
+    bad = []
+    table = text.partition("## fan-out (GET /fanout?n=10&ms=20")[2].partition("\n## ")[0]
+    go = () if "Go peer skipped" in text else ("go",)
+    for s in MODES_RUN + go:
+        # | 100 | system | req/s | ... | upstream CPU µs/req | upstream cores | wrk cores |
+        m = re.search(rf"^\| 100 \| {re.escape(s)} \| ([0-9][0-9,.]*) \|.*\| ([0-9][0-9.,]*) \| [0-9.]+ \| [0-9.]+ \|$",
+                      table, re.M)
+        if not m or float(m.group(1).replace(",", "")) <= 0 or float(m.group(2).replace(",", "")) <= 0:
+            bad.append(f"a fan-out row for {s} with req/s and the upstream's CPU above 0")
+    return bad
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--compare", required=True)
@@ -137,6 +153,7 @@ def main():
             bad.append(f"a wrk cores figure above 0 for mode {mode} (got {m.group(2)})")
     bad += check_headline(text)
     bad += check_database(text)
+    bad += check_fanout(text)
     if "| wrk cores |" not in text:
         bad.append("the wrk cores column")
     pngs = [p for p in out.glob("*.png") if p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"]

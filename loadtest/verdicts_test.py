@@ -20,6 +20,11 @@ What it checks:
   counts successful answers only; the database's CPU is found from the
   postmaster's socket lock file and keeps the CPU of backends already reaped;
   a database script that fails skips the database scenarios with a note;
+- the fan-out scenario (issue #13) is wired: n=10, ms=20 at 500 connections
+  for every goro mode and Go, on by default; each measured server gets a
+  separate upstream started before it (--upstream pointing at that process's
+  /sleep), stopped after it, with its CPU measured apart; the report's
+  fan-out table has the 2xx and upstream columns;
 - the README rewrite replaces only what lies between the markers, fails without
   them, and marks a quick run; `compare --rerender --publish` refuses a README
   without markers and leaves it untouched.
@@ -30,10 +35,12 @@ import importlib.machinery
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import types
 import unittest
 from pathlib import Path
 
@@ -519,6 +526,81 @@ class Readme(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("| hello | 50 | 150,000 (×2.00)", p.read_text())
         self.assertTrue((self.dir / "loadtest" / "published" / "report.md").is_file())
+
+
+class Fanout(unittest.TestCase):
+    """The fan-out scenario's wiring, with fake servers and a fake wrk."""
+
+    def test_scenario_every_mode_and_go_by_default(self):
+        scen = {name: (path, full) for name, path, full, _q, _t in C.SCENARIOS}
+        self.assertEqual(scen.get("fanout"), ("/fanout?n=10&ms=20", [500]))
+        self.assertIn("fanout", C.PEERS["go"])
+        r = subprocess.run([sys.executable, str(COMPARE), "--help"], capture_output=True, text=True, timeout=60,
+                           env=dict(os.environ, COLUMNS="1000"))  # argparse wraps help at COLUMNS
+        m = re.search(r"--scenarios SCENARIOS\s+\(default: ([^;]*);", r.stdout)
+        self.assertTrue(m, r.stdout)
+        self.assertIn("fanout", m.group(1).split(","))
+
+    def measure(self, scenario):
+        """measure() with start_server and run_wrk faked: every server is this
+        process (so /proc reads work), each with its own port."""
+        started, stopped = [], []
+
+        def start_server(ctx, system, raw, tag, db=False, extra_flags=()):
+            srv = types.SimpleNamespace(name=system, port=40000 + len(started), pids=[os.getpid()], pinned=False,
+                                        proc=types.SimpleNamespace(pid=os.getpid(), returncode=0),
+                                        flags=list(extra_flags))
+            srv.stop = lambda: stopped.append(srv.name)
+            started.append(srv)
+            return srv
+
+        def run_wrk(ctx, port, path, conns, duration, out_path, depth=1):
+            return {"requests": 1000, "duration_us": 1e6, "cpu_s": 0.1,
+                    "latency_us": {"p50": 1000, "p99": 2000, "max": 3000},
+                    "errors": {"connect": 0, "read": 0, "write": 0, "status": 7, "timeout": 0}}
+
+        ctx = types.SimpleNamespace(scenario_durations={}, duration=1, pin=False, db=None)
+        saved = C.start_server, C.run_wrk
+        C.start_server, C.run_wrk = start_server, run_wrk
+        try:
+            with tempfile.TemporaryDirectory() as raw:
+                r = C.measure(ctx, "thread", scenario, "/x", 500, 1, Path(raw))
+        finally:
+            C.start_server, C.run_wrk = saved
+        return r, started, stopped
+
+    def test_each_server_calls_its_own_separate_upstream(self):
+        r, started, stopped = self.measure("fanout")
+        self.assertEqual([s.name for s in started], [C.FANOUT_UPSTREAM, "thread"])
+        up, srv = started
+        self.assertEqual(up.flags, [])
+        self.assertEqual(srv.flags, ["--upstream", f"http://127.0.0.1:{up.port}/sleep",
+                                     "--fanout-timeout", C.FANOUT_TIMEOUT])
+        self.assertEqual(stopped, ["thread", C.FANOUT_UPSTREAM])
+        self.assertIn("upstream_cpu_us_per_req", r)
+        self.assertEqual(r["ok_rps"], 993)
+        r, started, _ = self.measure("hello")
+        self.assertEqual([(s.name, s.flags) for s in started], [("thread", [])])
+        self.assertNotIn("upstream_cpu_us_per_req", r)
+
+    def test_report_has_the_fanout_table(self):
+        d = synth(True)
+        for s in d["settings"]["systems"]:
+            d["runs"].append(run(s, "fanout", 500, 2000 if s != "thread" else 250, non2xx=3, ok_rps=1990,
+                                 upstream_cpu_us_per_req=420.0, upstream_cores=0.75))
+        with tempfile.TemporaryDirectory() as out:
+            (Path(out) / "results.json").write_text(json.dumps(d))
+            r = subprocess.run([sys.executable, str(COMPARE), "--rerender", out], capture_output=True, text=True,
+                               timeout=120)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            text = (Path(out) / "report.md").read_text()
+        self.assertIn("| fanout (ideal 25,000) | 500 | 2,000 (×8.00) |", text)
+        table = text.partition("## fan-out (GET /fanout?n=10&ms=20")[2].partition("\n## ")[0]
+        self.assertIn("a separate goro in goroutine mode", table)
+        self.assertIn("| non-2xx | 2xx req/s |", table)
+        self.assertIn("| upstream CPU µs/req | upstream cores |", table)
+        for s in d["settings"]["systems"]:
+            self.assertRegex(table, rf"\| 500 \| {s} \| [0-9,]+ \|.* \| 420 \| 0.75 \|")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@
 // initial stacks) achieves on the same machine, endpoints and client.
 // Endpoints mirror goro's: GET / -> "Hello, World!\n"; /sleep?ms=N (N <= 10000);
 // /cpu?n=N (the same deterministic loop as goro's /cpu); POST /echo; /debug/vars;
+// /fanout?n=N&ms=M (N <= 100 concurrent calls to --upstream, default its own
+// /sleep?ms=M, gathered over a channel against --fanout-timeout, default 1 s);
 // and TechEmpower's test types, to their rules ("Framework Tests Overview"):
 // /json, /plaintext, /db, /queries?queries=N, /fortunes, /updates?queries=N.
 // The database ones use database/sql over lib/pq with prepared statements and a
@@ -39,6 +41,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -122,6 +125,133 @@ func sendJSON(w http.ResponseWriter, v any) {
 		return
 	}
 	send(w, "application/json", body)
+}
+
+// fanout is /fanout?n=N&ms=M, to goro's contract (server/include/goro/http/
+// fanout.hpp): N goroutines each make one GET to the upstream and send the
+// outcome over a channel; the handler gathers them with a select against the
+// deadline, as goro's handler does with goro::Chan and goro::select.
+type fanout struct {
+	client   *http.Client
+	upstream string        // --upstream; "" is this server's own /sleep
+	timeout  time.Duration // --fanout-timeout: the whole request, from its start
+	self     string        // "http://ADDR" of this server, for the default upstream
+}
+
+// goro's bounds for n and ms, so both servers accept the same requests.
+const maxFanoutN = 100
+
+// fanoutIdlePerHost is goro's FanoutOptions::max_idle_per_host, for the same
+// reason: Go's Transport keeps at most MaxIdleConnsPerHost idle connections to
+// a host (default 2) and closes the others as their calls finish.  At c=500
+// and n=10 up to 5,000 calls are in flight, answered in waves of ten; with the
+// default nearly every call would dial afresh and leave a socket in
+// TIME_WAIT, and the scenario would measure connect(2) rather than the model.
+// A thousand idle connections absorb the bursts in which many calls finish
+// together; a call beyond them still works, on a new connection.
+const fanoutIdlePerHost = 1024
+
+// newFanoutClient is the one client every sub-call shares, so connections to
+// the upstream are kept alive and reused.
+func newFanoutClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = fanoutIdlePerHost
+	t.MaxIdleConns = fanoutIdlePerHost // default 100 over all hosts: it would cap the per-host figure
+	t.Proxy = nil                      // the upstream is addressed directly, whatever the environment says
+	return &http.Client{Transport: t}
+}
+
+// url is what one sub-call fetches, as goro builds it: {ms} in --upstream
+// replaced by ms, else ms=M appended as a query parameter; without
+// --upstream, this server's own /sleep.
+func (f *fanout) url(ms int64) string {
+	if f.upstream == "" {
+		return fmt.Sprintf("%s/sleep?ms=%d", f.self, ms)
+	}
+	if strings.Contains(f.upstream, "{ms}") {
+		return strings.Replace(f.upstream, "{ms}", strconv.FormatInt(ms, 10), 1)
+	}
+	sep := "?"
+	if strings.Contains(f.upstream, "?") {
+		sep = "&"
+	}
+	return fmt.Sprintf("%s%sms=%d", f.upstream, sep, ms)
+}
+
+// call fetches u once and reads the body to its end, so the connection goes
+// back to the pool; nil means a 2xx answer.
+func (f *fanout) call(ctx context.Context, u string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return err
+	}
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("upstream answered %d", resp.StatusCode)
+	}
+	return nil
+}
+
+func (f *fanout) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	n, okN := intParam(r, "n", maxFanoutN)
+	ms, okMs := intParam(r, "ms", maxSleepMs)
+	if !okN || n < 1 || !okMs {
+		http.Error(w, fmt.Sprintf("want ?n=N&ms=M with n from 1 to %d and ms from 0 to %d", maxFanoutN, maxSleepMs),
+			http.StatusBadRequest)
+		return
+	}
+	// The deadline is every call's too, and the handler's return cancels
+	// them: a call still out then is abandoned with its connection, so
+	// nothing outlives the request.
+	ctx, cancel := context.WithDeadline(r.Context(), start.Add(f.timeout))
+	defer cancel()
+	// Buffered for every answer: a goroutine whose answer comes after the
+	// handler stopped gathering still sends without blocking, then exits.
+	results := make(chan error, n)
+	u := f.url(ms)
+	for i := int64(0); i < n; i++ {
+		go func() { results <- f.call(ctx, u) }()
+	}
+	var ok, failed int64
+gather:
+	for got := int64(0); got < n; got++ {
+		select {
+		case err := <-results:
+			switch {
+			case err == nil:
+				ok++
+			case ctx.Err() != nil:
+				// Ended by the deadline, not by the upstream: it timed out,
+				// like the calls still out.
+				break gather
+			default:
+				failed++
+			}
+		case <-ctx.Done():
+			break gather
+		}
+	}
+	timedOut := n - ok - failed
+	status := http.StatusOK
+	if timedOut > 0 {
+		status = http.StatusGatewayTimeout
+	} else if failed > 0 {
+		status = http.StatusBadGateway
+	}
+	body := fmt.Sprintf("{\"n\":%d,\"ms\":%d,\"ok\":%d,\"failed\":%d,\"timed_out\":%d,\"elapsed_ms\":%.1f}\n",
+		n, ms, ok, failed, timedOut, float64(time.Since(start).Microseconds())/1000)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	io.WriteString(w, body)
 }
 
 type world struct {
@@ -277,7 +407,7 @@ func dbHandler(s *store, h func(ctx context.Context, w http.ResponseWriter, r *h
 }
 
 // newHandler serves every endpoint; st nil (no --db): the database ones answer 503.
-func newHandler(st *store) http.Handler {
+func newHandler(st *store, fo *fanout) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
@@ -316,6 +446,7 @@ func newHandler(st *store) http.Handler {
 		}
 		w.Write(body)
 	})
+	mux.Handle("/fanout", fo)
 	mux.HandleFunc("/json", func(w http.ResponseWriter, r *http.Request) {
 		// Serialized per request, as the JSON test requires.
 		sendJSON(w, struct {
@@ -383,6 +514,8 @@ func main() {
 	port := flag.Int("port", 0, "port (0 picks a free one)")
 	conninfo := flag.String("db", "", "libpq conninfo of the TechEmpower database (none: DB endpoints answer 503)")
 	pool := flag.Int("db-pool", 16, "database connections in the pool")
+	upstream := flag.String("upstream", "", "/fanout's upstream URL; {ms} in it becomes the request's ms, else ms=M is appended (default: this server's /sleep)")
+	fanoutTimeout := flag.Duration("fanout-timeout", time.Second, "deadline of a whole /fanout, from its start: then 504")
 	flag.Parse()
 
 	var st *store
@@ -394,12 +527,19 @@ func main() {
 	}
 	rand.Seed(time.Now().UnixNano())
 
-	handler := newHandler(st)
-
 	ln, err := net.Listen("tcp", net.JoinHostPort(*bind, strconv.Itoa(*port)))
 	if err != nil {
 		log.Fatalf("listen: %v", err)
 	}
+	// The default upstream is this server over loopback, also when it listens
+	// on every address.
+	host, p, _ := net.SplitHostPort(ln.Addr().String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	fo := &fanout{client: newFanoutClient(), upstream: *upstream, timeout: *fanoutTimeout,
+		self: "http://" + net.JoinHostPort(host, p)}
+	handler := newHandler(st, fo)
 	fmt.Fprintf(os.Stderr, "goro-go-peer: listening on %s\n", ln.Addr())
 	srv := &http.Server{Handler: handler}
 
