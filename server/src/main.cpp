@@ -81,7 +81,6 @@ int main(int argc, char** argv) {
       "  GET  /metrics            the same in Prometheus text format\n"
       "  GET  /debug/goroutines   every goroutine with its state and wait reason\n"
       "  GET  /debug/throw        a handler that throws: a 500, and the server goes on\n"
-      "  GET  /debug/routes       JSON: requests and 5xx answers per route\n"
       "TechEmpower's test types (https://github.com/TechEmpower/FrameworkBenchmarks), the last four on PostgreSQL\n"
       "(--db; scripts/db start runs one):\n"
       "  GET  /json, /plaintext   {\"message\":\"Hello, World!\"}, Hello, World!\n"

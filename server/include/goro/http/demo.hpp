@@ -32,9 +32,8 @@ struct DemoOptions {
 };
 
 /// The goro binary after its flags: blocks the shutdown signals, opens the
-/// database pool, builds the demo + TechEmpower routes with route_metrics
-/// (at /debug/routes) and log_requests, and runs the server until
-/// SIGINT/SIGTERM.  Returns main's exit code: 1 if it cannot listen, else 0
+/// database pool, builds the demo + TechEmpower routes (no middleware: it
+/// would cost /plaintext), and runs the server until SIGINT/SIGTERM.  Returns main's exit code: 1 if it cannot listen, else 0
 /// (after a forced shutdown it exits at once, without destructors, since
 /// handlers may still run).
 int run_demo(Config cfg, const DemoOptions& opts);
