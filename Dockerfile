@@ -18,7 +18,7 @@
 FROM debian:12 AS build
 WORKDIR /src
 COPY . .
-RUN GORO_BUILD_TYPE=Release GORO_CMAKE_ARGS="-DGORO_BUILD_TESTS=OFF -DGORO_BUILD_BENCH=OFF" scripts/setup \
+RUN GORO_SETUP=build GORO_BUILD_TYPE=Release GORO_CMAKE_ARGS="-DGORO_BUILD_TESTS=OFF -DGORO_BUILD_BENCH=OFF" scripts/setup \
  && mkdir -p /out/lib \
  && cp build/goro /out/goro \
  # the binary's shared libraries, except the C runtime the slim image has

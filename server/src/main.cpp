@@ -81,7 +81,6 @@ int main(int argc, char** argv) {
       "  GET  /metrics            the same in Prometheus text format\n"
       "  GET  /debug/goroutines   every goroutine with its state and wait reason\n"
       "  GET  /debug/throw        a handler that throws: a 500, and the server goes on\n"
-      "  GET  /debug/routes       JSON: requests and 5xx answers per route\n"
       "  GET  /debug/             live dashboard: requests/s, threads, RSS, goroutines, run queues\n"
       "  GET  /fanout?n=N&ms=M    N (1-100) concurrent calls to --upstream with ms=M (0-10000), gathered over a\n"
       "                           channel: 200 all answered 2xx, 502 some failed, 504 --fanout-timeout passed first\n"

@@ -71,6 +71,7 @@ TEST_CASE("exact routes and patterns: parameters, 404, 405 with Allow, OPTIONS, 
   h.router.del("/users/{id}", says("deleted", {"id"}));
   h.router.get("/files/{path...}", says("file", {"path"}));
   h.router.get("/plain", says("plain"));
+  h.router.get("/users/{id}/posts/{post}", says("post", {"id", "post"}));
 
   Request seen;
   auto r = h.go("GET", "/users/42?x=1", &seen);
@@ -80,6 +81,7 @@ TEST_CASE("exact routes and patterns: parameters, 404, 405 with Allow, OPTIONS, 
   CHECK(seen.param("id") == "42");
   CHECK(seen.param("nope") == "");
   CHECK(h.go("DELETE", "/users/7").body == "deleted id=7");
+  CHECK(h.go("GET", "/users/7/posts/9").body == "post id=7 post=9");
   CHECK(h.go("HEAD", "/users/7").status == 200);  // GET implies HEAD
   // Raw, like query parameters: the handler decodes if it wants to.
   CHECK(h.go("GET", "/users/a%20b").body == "user id=a%20b");

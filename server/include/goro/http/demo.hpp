@@ -36,8 +36,8 @@ struct DemoOptions {
 };
 
 /// The goro binary after its flags: blocks the shutdown signals, opens the
-/// database pool, builds the demo + TechEmpower + /fanout routes with route_metrics
-/// (at /debug/routes) and log_requests, and runs the server until
+/// database pool, builds the demo + TechEmpower + /fanout routes (no
+/// middleware: it would cost /plaintext), and runs the server until
 /// SIGINT/SIGTERM.  Returns main's exit code: 1 if it cannot listen, else 0
 /// (after a forced shutdown it exits at once, without destructors, since
 /// handlers may still run).
