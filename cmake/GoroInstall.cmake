@@ -125,7 +125,9 @@ server, as static libraries with headers, a CMake package (goro::runtime,
 goro::netpoll, goro::pg, goro::http), pkg-config files, the goro server
 binary and examples in /usr/share/doc/goro/examples.")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
-set(CPACK_STRIP_FILES ON)   # the binary and shared libraries, as Debian ships them
+# Not stripped: the goroutine dump (/debug/goroutines?stacks=1, SIGQUIT)
+# symbolizes goro's stacks from the binary's own symbols and debug info.
+set(CPACK_STRIP_FILES OFF)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_MAINTAINER "${GORO_DEB_MAINTAINER}")
 set(CPACK_DEBIAN_PACKAGE_SECTION libdevel)

@@ -164,7 +164,12 @@ class Symbolizer {
 
   Symbolizer() {
     static char* debuginfo_path = nullptr;  // the default search path
-    static const Dwfl_Callbacks callbacks{dwfl_linux_proc_find_elf, dwfl_standard_find_debuginfo, nullptr,
+    // Separate debug info only from local files by build id: the standard
+    // finder would also ask debuginfod servers over the network whenever
+    // DEBUGINFOD_URLS is set (Debian sets it in login shells).  goro's own
+    // code carries its DWARF in the binary; libraries without theirs still
+    // give their exported names.
+    static const Dwfl_Callbacks callbacks{dwfl_linux_proc_find_elf, dwfl_build_id_find_debuginfo, nullptr,
                                           &debuginfo_path};
     dwfl_ = dwfl_begin(&callbacks);
     if (!dwfl_) return;

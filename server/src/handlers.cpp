@@ -273,7 +273,10 @@ Response debug_goroutines(const Request& req, const Context& ctx) {
   if (ctx.config.mode != Mode::goroutine)
     return Response::text(200, fmt::format("no goroutines: --mode={} runs connections on OS threads\n",
                                            to_string(ctx.config.mode)));
-  return Response::text(200, goro::dump_goroutines(req.query_param("stacks") == "1"));
+  if (req.query_param("stacks") != "1") return Response::text(200, goro::dump_goroutines());
+  // Symbolizing reads the binaries' debug info (tens to hundreds of ms): on a
+  // blocking() helper, not on a worker whose other goroutines would wait.
+  return Response::text(200, goro::blocking([] { return goro::dump_goroutines(true); }));
 }
 
 // Shows that a handler's exception becomes a 500 and the server goes on.
@@ -292,7 +295,7 @@ void add_demo_routes(Router& r, std::shared_ptr<const RouteStats> stats) {
   r.add({"GET"}, "/static/", static_file, /*prefix=*/true);
   r.get("/debug/vars", debug_vars, at_once);
   r.get("/metrics", metrics, at_once);
-  r.get("/debug/goroutines", debug_goroutines, at_once);
+  r.get("/debug/goroutines", debug_goroutines);  // ?stacks=1 takes a while
   r.get("/debug/throw", debug_throw, at_once);
   add_dashboard_routes(r);
   if (stats) {

@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
       "  Database down: 503; no pooled connection free in time: 503; over --db-timeout: 504.\n"
       "  GET  /debug/db           the connection pool: open, idle, waiting, connects, discarded\n"
       "SIGINT/SIGTERM shut down gracefully; a second signal exits at once.\n"
-      "SIGQUIT prints every goroutine with its stack to stderr and the server goes on (Go's exits).\n"
+      "SIGQUIT (goroutine mode) prints every goroutine with its stack to stderr and the server goes on (Go's exits).\n"
       "Every option can also be set by the environment variable GORO_<OPTION> (shown as Env: below), e.g.\n"
       "GORO_PORT=9090 or GORO_MAX_CONNS=500; an option given on the command line wins."};
   app.set_version_flag("--version", "goro 0.1.0");

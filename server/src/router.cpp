@@ -16,6 +16,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 
 namespace goro::http {
@@ -263,19 +264,28 @@ size_t Router::exact_index(std::string_view path) const {
     if (!exact_[i] || exact_[i]->path == path) return i;
 }
 
-const Router::Route* Router::find(std::string_view path) const {
+// The first route matching path (exact, then patterns from the most
+// specific, then prefixes) that has an endpoint for method; if none has, the
+// first matching at all, whose methods the 405 lists; nullptr for a 404.  So
+// GET /users/me and DELETE /users/{id} both serve their own method.
+const Router::Route* Router::find(std::string_view path, std::string_view method) const {
+  const Route* first = nullptr;
+  auto serves = [&](const Route* r) {
+    if (!first) first = r;
+    return r->endpoint(method) != nullptr;
+  };
   if (!exact_.empty())
-    if (const Route* r = exact_[exact_index(path)]) return r;
+    if (const Route* r = exact_[exact_index(path)]; r && serves(r)) return r;
   for (const Route* r : patterns_)
-    if (walk(r->segments, path)) return r;
+    if (walk(r->segments, path) && serves(r)) return r;
   for (const Route* r : prefixes_)
-    if (path.starts_with(r->path)) return r;
-  return nullptr;
+    if (path.starts_with(r->path) && serves(r)) return r;
+  return first;
 }
 
 bool Router::may_block(const Request& req) const {
-  if (req.target == "*" || req.method == "OPTIONS") return false;
-  const Route* r = find(req.path());
+  if (req.target == "*") return false;
+  const Route* r = find(req.path(), req.method);
   const Route::Endpoint* e = r ? r->endpoint(req.method) : nullptr;
   return e && e->answers == Answers::may_block;
 }
@@ -284,8 +294,12 @@ namespace {
 
 std::string allow_of(const auto& endpoints) {
   std::string allow;
-  for (const auto& e : endpoints) allow += (allow.empty() ? "" : ", ") + e.method;
-  return allow + (allow.empty() ? "" : ", ") + "OPTIONS";
+  bool options = false;
+  for (const auto& e : endpoints) {
+    allow += (allow.empty() ? "" : ", ") + e.method;
+    options = options || e.method == "OPTIONS";
+  }
+  return options ? allow : allow + (allow.empty() ? "" : ", ") + "OPTIONS";
 }
 
 // An entity-tag list matches "*" only: goro's responses carry no ETag.
@@ -294,19 +308,31 @@ bool is_star(const std::string& v) {
   return b != std::string::npos && v.substr(b, e - b + 1) == "*";
 }
 
-// RFC 9110 §13.2.2, for a response that would be 2xx (§13.2.1: otherwise
-// preconditions are ignored).  goro has no entity-tags and no modification
-// dates: If-Match holds only as "*", If-None-Match fails only as "*";
-// If-Unmodified-Since and If-Modified-Since have no date to compare and are
-// ignored (§13.1.3, §13.1.4), as is Range (§14.2 allows it).  The handlers
-// have no side effects, so judging after running one is the same as before.
+// RFC 9110 §13.2.2, for what the router knows: it has no entity-tags and no
+// modification dates of its own, so If-Match holds only as "*" and
+// If-None-Match fails only as "*"; If-Unmodified-Since and If-Modified-Since
+// have no date to compare and are ignored (§13.1.3, §13.1.4), as is Range
+// (§14.2 allows it).  A handler that sets its own ETag or Last-Modified
+// judges them itself.
+//
+// A method other than GET and HEAD may change state, so its preconditions
+// are judged before its handler runs (§13.2.1): the 412 comes instead.
+std::optional<Response> precondition_failed(const Request& req) {
+  if (const std::string* m = req.header("If-Match"); m && !is_star(*m))
+    return Response::error(412, "no current representation matches If-Match");
+  if (const std::string* nm = req.header("If-None-Match"); nm && is_star(*nm))
+    return Response::error(412, "a current representation exists (If-None-Match: *)");
+  return std::nullopt;
+}
+
+// GET and HEAD: judged on the answer, only when it would be 2xx (§13.2.1).
 Response preconditions(const Request& req, Response resp) {
   if (resp.status < 200 || resp.status >= 300) return resp;
+  for (const Header& h : resp.headers)
+    if (iequals(h.name, "ETag") || iequals(h.name, "Last-Modified")) return resp;
   if (const std::string* m = req.header("If-Match"); m && !is_star(*m))
     return Response::error(412, "no current representation matches If-Match");
   if (const std::string* nm = req.header("If-None-Match"); nm && is_star(*nm)) {
-    if (req.method != "GET" && req.method != "HEAD")
-      return Response::error(412, "a current representation exists (If-None-Match: *)");
     Response r;
     r.status = 304;
     return r;
@@ -325,9 +351,9 @@ Response Router::dispatch(Request& req, const Context& ctx) const {
     return r;
   }
   std::string_view path = req.path();
-  const Route* r = find(path);
+  const Route* r = find(path, req.method);
   if (!r) return Response::error(404, "no such path");
-  if (req.method == "OPTIONS") {
+  if (req.method == "OPTIONS" && !r->endpoint("OPTIONS")) {
     Response resp;
     resp.status = 204;
     resp.headers.push_back({"Allow", allow_of(r->endpoints)});
@@ -340,7 +366,9 @@ Response Router::dispatch(Request& req, const Context& ctx) const {
     return resp;
   }
   req.route = r;
-  return preconditions(req, e->wrapped(req, ctx));
+  if (req.method == "GET" || req.method == "HEAD") return preconditions(req, e->wrapped(req, ctx));
+  if (std::optional<Response> failed = precondition_failed(req)) return std::move(*failed);
+  return e->wrapped(req, ctx);
 }
 
 // Middleware.

@@ -191,10 +191,18 @@ bool Server::run() {
     std::_Exit(1);
   }).detach();
 
-  bool graceful = serve();
+  // The signal thread must not reach this Server once run() is left, even
+  // by an exception from serve().
+  struct Unpublish {
+    ~Unpublish() {
+      std::lock_guard lk(g_signal_mu);
+      g_server = nullptr;
+    }
+  };
+  bool graceful;
   {
-    std::lock_guard lk(g_signal_mu);
-    g_server = nullptr;
+    Unpublish unpublish;
+    graceful = serve();
   }
   spdlog::info("goro stopped ({})", graceful ? "all connections finished" : "some connections closed by force");
   spdlog::default_logger()->flush();

@@ -29,6 +29,7 @@
 #include "goro/runtime.hpp"
 #include "goro/stats.hpp"
 #include "http_client.hpp"
+#include "refusing_port.hpp"
 #include "server_process.hpp"
 #include "skip.hpp"
 #include "wait.hpp"
@@ -305,20 +306,12 @@ TEST_CASE("a slow server: the read deadline ends the call with timeout") {
 
 TEST_CASE("a refused connection is `refused`") {
   both_ways([] {
-    // A port bound but not listening answers a SYN with a reset.
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), len) == 0);
-    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+    goro::test::RefusingPort refusing;
     Client c(quick());
     ClientResponse r;
-    auto st = c.get("http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/", r);
+    auto st = c.get("http://127.0.0.1:" + std::to_string(refusing.port()) + "/", r);
     CHECK(st.code == ClientErrc::refused);
     CHECK(st.message.find("connect") != std::string::npos);
-    ::close(fd);
   });
 }
 

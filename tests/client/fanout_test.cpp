@@ -10,6 +10,7 @@
 #include <string>
 
 #include "http_client.hpp"
+#include "refusing_port.hpp"
 #include "server_process.hpp"
 #include "wait.hpp"
 
@@ -47,7 +48,7 @@ std::string base(int port) { return "http://127.0.0.1:" + std::to_string(port); 
 }  // namespace
 
 TEST_CASE("fanout: n calls to the server's own /sleep, all back: 200 and the counts") {
-  ServerProcess s;
+  ServerProcess s({"--fanout-timeout", "60s"});  // a guard only: sanitizers make 100 calls slow
   auto r = get(s.port(), "/fanout?n=5&ms=10");
   REQUIRE(r);
   CHECK(r->status == 200);
@@ -66,7 +67,7 @@ TEST_CASE("fanout: n calls to the server's own /sleep, all back: 200 and the cou
 }
 
 TEST_CASE("fanout: bad parameters are 400") {
-  ServerProcess s;
+  ServerProcess s({"--fanout-timeout", "60s"});  // a guard only: sanitizers make 100 calls slow
   for (const char* q : {"", "?n=5", "?ms=5", "?n=0&ms=1", "?n=101&ms=1", "?n=5&ms=10001", "?n=x&ms=1",
                         "?n=5&ms=-1", "?n=5&ms=", "?n=1.5&ms=1"}) {
     CAPTURE(q);
@@ -81,23 +82,15 @@ TEST_CASE("fanout: bad parameters are 400") {
 }
 
 TEST_CASE("fanout: an upstream that refuses is 502; an unusable --upstream stops the start") {
-  // A port bound but not listening: every connect is refused.
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), len) == 0);
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  goro::test::RefusingPort refusing;  // every connect is refused
   {
-    ServerProcess s({"--upstream", base(ntohs(a.sin_port)) + "/anything"});
+    ServerProcess s({"--upstream", base(refusing.port()) + "/anything", "--fanout-timeout", "60s"});
     auto r = get(s.port(), "/fanout?n=3&ms=0");
     REQUIRE(r);
     CHECK(r->status == 502);
     CHECK(field(r->body, "failed") == 3);
     CHECK(field(r->body, "ok") == 0);
   }
-  ::close(fd);
   CHECK_THROWS(ServerProcess({"--upstream", "https://127.0.0.1/"}));
 }
 

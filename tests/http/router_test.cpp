@@ -65,6 +65,58 @@ struct LogCapture {
 
 }  // namespace
 
+TEST_CASE("a request goes to the first matching route that has its method") {
+  Harness h;
+  h.router.get("/users/me", says("me"));
+  h.router.del("/users/{id}", says("delete", {"id"}));
+  CHECK(h.go("GET", "/users/me").body == "me");
+  // The exact route has no DELETE: the pattern behind it serves it.
+  CHECK(h.go("DELETE", "/users/me").body == "delete id=me");
+  CHECK(h.go("DELETE", "/users/7").body == "delete id=7");
+  // No matching route has POST: 405 with the first match's methods.
+  Response r = h.go("POST", "/users/me");
+  CHECK(r.status == 405);
+  CHECK(allow(r) == "GET, HEAD, OPTIONS");
+}
+
+TEST_CASE("a route's own OPTIONS handler runs, and Allow lists OPTIONS once") {
+  Harness h;
+  h.router.handle("OPTIONS", "/api/{x}", says("preflight", {"x"}));
+  h.router.get("/api/{x}", says("get", {"x"}));
+  CHECK(h.go("OPTIONS", "/api/a").body == "preflight x=a");
+  Response r = h.go("PUT", "/api/a");
+  CHECK(r.status == 405);
+  CHECK(allow(r) == "OPTIONS, GET, HEAD");
+}
+
+TEST_CASE("preconditions: a state-changing handler does not run when they fail") {
+  Harness h;
+  int runs = 0;
+  h.router.put("/doc", [&](const Request&, const Context&) {
+    runs++;
+    return Response::text(201, "created");
+  });
+  h.router.get("/tagged", [](const Request&, const Context&) {
+    Response r = Response::text(200, "v1");
+    r.headers.push_back({"ETag", "\"v1\""});
+    return r;
+  });
+  auto with = [&](std::string method, std::string target, std::string name, std::string value) {
+    Request req;
+    req.method = std::move(method);
+    req.target = std::move(target);
+    req.headers.push_back({std::move(name), std::move(value)});
+    return h.router.dispatch(req, h.ctx);
+  };
+  CHECK(with("PUT", "/doc", "If-None-Match", "*").status == 412);
+  CHECK(with("PUT", "/doc", "If-Match", "\"x\"").status == 412);
+  CHECK(runs == 0);
+  CHECK(with("PUT", "/doc", "If-Match", "*").status == 201);
+  CHECK(runs == 1);
+  // A handler with its own validator judges them itself.
+  CHECK(with("GET", "/tagged", "If-Match", "\"v1\"").status == 200);
+}
+
 TEST_CASE("exact routes and patterns: parameters, 404, 405 with Allow, OPTIONS, HEAD") {
   Harness h;
   h.router.get("/users/{id}", says("user", {"id"}));

@@ -17,8 +17,12 @@
 // literal segment beats {name}, and {name} beats {name...}.  Two patterns
 // that match the same paths with neither more specific ("/a/{x}/c" and
 // "/a/b/{y}"), the same route twice, and malformed patterns are refused at
-// registration (std::invalid_argument).  Routes are registered before the
-// server starts; the router is not safe to change while it dispatches.
+// registration (std::invalid_argument).  A request goes to the first route in
+// that order that has its method (GET /users/me and DELETE /users/{id} each
+// serve their own); 405 only when no matching route has it.  OPTIONS is
+// answered with Allow unless the route registers its own OPTIONS handler.
+// Routes are registered before the server starts; the router is not safe to
+// change while it dispatches.
 #pragma once
 
 #include <chrono>
@@ -106,7 +110,7 @@ class Router {
 
  private:
   struct Route;  // router.cpp
-  const Route* find(std::string_view path) const;
+  const Route* find(std::string_view path, std::string_view method) const;
   Route& route_for(std::string path, bool prefix);
   Handler wrap(Handler h) const;  // h inside middleware_
 
