@@ -1056,15 +1056,25 @@ TEST_CASE("/debug/goroutines?stacks=1 of a loaded server shows symbolized stacks
   });
   constexpr int kSleepers = 8;
   std::vector<std::unique_ptr<Client>> sleepers;
-  for (int i = 0; i < kSleepers; i++) {
-    sleepers.push_back(std::make_unique<Client>(srv.port()));
-    REQUIRE(sleepers.back()->send(req("GET", "/sleep?ms=10000")));  // the longest allowed
-  }
+  for (int i = 0; i < kSleepers; i++) sleepers.push_back(std::make_unique<Client>(srv.port()));
+  // Each sleeps 10 s, the longest allowed; a slow dump (sanitizers, a busy
+  // machine) may need longer to see them all, so they are sent again, after
+  // their answers, every 8 s.
+  auto sent = std::chrono::steady_clock::time_point{};
+  auto arm = [&] {
+    for (auto& c : sleepers) {
+      if (sent != std::chrono::steady_clock::time_point{}) REQUIRE(c->read_response());
+      REQUIRE(c->send(req("GET", "/sleep?ms=10000")));
+    }
+    sent = std::chrono::steady_clock::now();
+  };
+  arm();
   // The /sleep handler by its (demangled) name, in each sleeper's stack,
   // with the functions that called it and where its goroutine was created.
   constexpr std::string_view kHandler = "::sleep(goro::http::Request const&";
   std::string dump;
   CHECK(goro::test::thread_wait_until([&] {
+    if (std::chrono::steady_clock::now() - sent > 8s) arm();
     auto r = get(srv.port(), "/debug/goroutines?stacks=1");
     dump = r && r->status == 200 ? r->body : "";
     return count_blocks(dump, "[sleep, ", kHandler) == kSleepers && answered.load() > 0;
