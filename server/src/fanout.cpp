@@ -84,8 +84,11 @@ class Alarms {
         cv_.wait(l);
         continue;
       }
-      if (Clock::now() < pending_.begin()->first.first) {
-        cv_.wait_until(l, pending_.begin()->first.first);
+      // A copy: wait_until reads its deadline again after waking, and a
+      // cancel() meanwhile may have freed the entry (ASan caught that).
+      Deadline next = pending_.begin()->first.first;
+      if (Clock::now() < next) {
+        cv_.wait_until(l, next);
         continue;
       }
       goro::Chan<char> due = std::move(pending_.begin()->second);
