@@ -227,13 +227,30 @@ TEST_CASE("the pool: many more requests than connections all succeed, waiting pa
       (st.ok() ? ok : failed)++;
     };
     {
+      // Holders take every connection until a request is seen waiting, so
+      // the requests queue for certain (under TSan they could otherwise run
+      // one after another and never wait).
+      std::atomic<int> held{0};
+      std::atomic<bool> release{false};
+      std::vector<std::unique_ptr<Concurrently>> all;
+      for (int i = 0; i < kSize; ++i)
+        all.push_back(std::make_unique<Concurrently>([&] {
+          Status st = pool.run(deadline_in(30s), [&](Conn&) {
+            held++;
+            goro::test::wait_until([&] { return release.load(); }, "the holders released");
+            return Status{};
+          });
+          CHECK(st.ok());
+        }));
+      goro::test::wait_until([&] { return held.load() == kSize; }, "every connection held");
       // A goroutine per request; on OS threads 20 threads of 10 each.
       const int workers = goro::in_goroutine() ? kRequests : 20;
-      std::vector<std::unique_ptr<Concurrently>> all;
       for (int i = 0; i < workers; ++i)
         all.push_back(std::make_unique<Concurrently>([&] {
           for (int j = 0; j < kRequests / workers; ++j) one();
         }));
+      goro::test::wait_until([&] { return pool.stats().waiting > 0; }, "a request waiting for a connection");
+      release = true;
     }
     CHECK(ok == kRequests);
     CHECK(failed == 0);
