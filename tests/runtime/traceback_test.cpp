@@ -193,7 +193,9 @@ TEST_CASE("SIGQUIT prints the dump with stacks and the process goes on") {
         traceback_test_receiver(ch);
         wg.done();
       });
-      while (goro::test::count_parked(goro::WaitReason::chan_receive) < 1) goro::sleep_for(100us);
+      // Bounded: a child that never sees it parked exits 1, and the parent
+      // finds no dump.
+      if (!goro::test::wait_for_parked(1, goro::WaitReason::chan_receive, "the receiver parked")) _exit(1);
       kill(getpid(), SIGQUIT);
       // Blocks this worker, not goro::blocking: a forked child has no
       // helper threads (blocking.cpp keeps the parent's), and nothing here
