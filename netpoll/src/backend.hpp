@@ -44,6 +44,8 @@ struct WaitRecord {
   size_t heap_index = kNotInHeap;
   bool expired = false;   // uring: the deadline passed and a cancel went out
   bool buffered = false;  // uring: a RECV into the provided-buffer ring, not a POLL_ADD
+  bool send = false;      // uring: the record of a send linked before a wait (send_then_read_async)
+  bool send_failed = false;  // uring: the send linked before this wait failed; the wait reports -EPIPE
   AcceptQueue* accept = nullptr;  // uring: this is q->wait, q's multishot ACCEPT
   // Bytes the backend already read for a read_async wait; valid only while
   // complete() runs.
@@ -84,6 +86,15 @@ class Backend : public goro::Poller {
   // Like wait_fd_async(w, POLLIN), but the backend may read the first bytes
   // itself and hand them to on_ready (w->data).
   virtual void read_async(WaitRecord* w);
+  // Whether the backend sends for send_then_read_async (io_uring); if not
+  // (epoll), the caller writes the bytes itself, then calls read_async.
+  virtual bool sends_before_waits() const;
+  // read_async(w) after sending `bytes` (copied: valid only during the
+  // call) on w->fd; only if sends_before_waits().  The wait begins once
+  // every byte was sent, and its deadline counts from then.  If the send
+  // fails, or stalls (no byte taken) until `stall_until`, the wait completes
+  // with -EPIPE or -ETIMEDOUT instead.
+  virtual void send_then_read_async(WaitRecord* w, std::span<const char> bytes, Deadline stall_until);
   // Arms a multishot accept on q->fd whose completions go to
   // accept_completed(q, ...) on this worker (netpoll/src/accept_queue.hpp).
   // False if the backend has none (epoll): Listener then uses accept4 +

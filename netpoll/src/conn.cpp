@@ -133,9 +133,23 @@ int Conn::wait_readable(Deadline d, const Interrupt* intr) {
 }
 
 bool Conn::when_readable(Deadline d, const Interrupt* intr, Callback* cb) {
+  return when_readable(d, intr, cb, {}, Clock::duration::max());
+}
+
+bool Conn::when_readable(Deadline d, const Interrupt* intr, Callback* cb, std::span<const char> unsent,
+                         Clock::duration stall) {
   using Access = detail::CallbackAccess;
   detail::Backend* b = detail::current_backend();
   if (!b) return false;
+  if (!unsent.empty() && !b->sends_before_waits()) {
+    // This backend sends nothing itself (epoll): write, then wait.
+    if (int r = write_all({unsent.data(), unsent.size()}, kNoDeadline, stall); r < 0) {
+      cb->on_ready(r, {});
+      return true;
+    }
+    unsent = {};
+    b = detail::current_backend();  // the write may have parked
+  }
   detail::WaitRecord& w = Access::wait(*cb);
   // w.cb is set once cb has been armed: this is a served connection going
   // idle again, and its goroutine exits once the wait is armed.  If this P
@@ -152,14 +166,17 @@ bool Conn::when_readable(Deadline d, const Interrupt* intr, Callback* cb) {
     Interrupt::Enrollment& e = Access::enrollment(*cb);
     e = Interrupt::Enrollment{fd_};
     if (!intr->enroll(&e)) {
-      // Already shutting down: complete now, as the interrupt would have.
+      // Already shutting down: complete now, as the interrupt would have,
+      // the answers sent first.
+      if (!unsent.empty()) write_all({unsent.data(), unsent.size()}, kNoDeadline, stall);
       w.res = -ECANCELED;
       Access::intr(*cb) = nullptr;
       cb->on_ready(-ECANCELED, {});
       return true;
     }
   }
-  b->read_async(&w);
+  if (unsent.empty()) b->read_async(&w);
+  else b->send_then_read_async(&w, unsent, deadline_in(stall));
   return true;
 }
 

@@ -9,7 +9,7 @@ namespace goro::netpoll::detail {
 
 struct Counters {
   std::atomic<uint64_t> submissions{0}, completions{0}, parks{0}, timeouts{0}, wakes{0};
-  std::atomic<uint64_t> recv_buffered{0}, recv_nobufs{0}, accepts_multishot{0};
+  std::atomic<uint64_t> recv_buffered{0}, recv_nobufs{0}, accepts_multishot{0}, ring_sends{0};
 };
 Counters& counters();
 

@@ -136,6 +136,16 @@ class Outbox {
     if (pending_.capacity() > kMaxPendingLines) pending_ = {};
   }
 
+  // Whether the queue may go out with the idle wait (ServeOptions::park):
+  // no access-log line waits for the bytes really sent.
+  bool can_hand_over() const { return pending_.empty(); }
+  // Gives what is queued to park(), which sends it with the idle wait.
+  void hand_over(const std::function<void(std::span<const char>)>& park) {
+    if (out_.size() > 0) env_.metrics.response_writes.fetch_add(1, std::memory_order_relaxed);
+    park({out_.data(), out_.size()});
+    out_.clear();
+  }
+
   // Sends what is queued: 0 or -errno (then nothing more may be sent).
   int flush() {
     if (out_.size() == 0) return 0;
@@ -232,6 +242,10 @@ ConnEnd serve(netpoll::Conn& conn, const ConnEnv& env, ServeOptions& opts, Outbo
   for (;;) {
     // 1. Wait for the first byte of the next request.
     if (start == end && !std::exchange(known_readable, false)) {
+      if (opts.detach_when_idle && opts.park && !env.draining.fired() && out.can_hand_over()) {
+        out.hand_over(opts.park);
+        return ConnEnd::parked;
+      }
       if (out.flush() < 0) return ConnEnd::closed;
       out.trim();
       start = end = 0;

@@ -6,9 +6,10 @@
 // with Conn::when_readable (a wait whose completion runs Session::on_ready
 // on the worker instead of readying a goroutine).  When bytes arrive,
 // on_ready spawns a goroutine that runs serve_connection with
-// detach_when_idle: it serves every request already received and returns
-// ConnEnd::idle instead of waiting, and the goroutine parks the Session
-// again and exits.  So a goroutine exists per request being served, and an
+// detach_when_idle: it serves every request already received and, instead
+// of waiting, parks the Session again through ServeOptions::park, handing
+// the last answers to the poller to send with the idle wait (on io_uring
+// one submission for both, no write syscall); the goroutine exits.  So a goroutine exists per request being served, and an
 // idle keep-alive connection costs a Session and a Conn, not a stack.
 // (Where the re-armed wait lands — this P or a busier one — is netpoll's
 // decision: see Conn::when_readable.)
@@ -93,7 +94,7 @@ class GoroutineExecutor final : public Executor {
     void on_ready(int res, std::span<const char> data) override;
   };
 
-  void park(Session* s);
+  void park(Session* s, std::span<const char> unsent = {});
   void serve(Session* s);
   void release(Session* s) {
     std::unique_ptr<Session> owned(s);
@@ -106,13 +107,13 @@ class GoroutineExecutor final : public Executor {
 
 // Called by start() and serve(), always in a goroutine under run(), whose
 // workers all have a netpoll backend: when_readable always arms there.
-void GoroutineExecutor::park(Session* s) {
+void GoroutineExecutor::park(Session* s, std::span<const char> unsent) {
   const Config& cfg = deps_.env.config;
   // The first wait ends at the header deadline, which serve_connection then
   // keeps (it gets `accepted`), so the wait for the first byte and the rest
   // of the headers share one --header-timeout.
   netpoll::Deadline d = s->first ? s->accepted + cfg.header_timeout : netpoll::deadline_in(cfg.idle_timeout);
-  if (!s->conn->when_readable(d, &deps_.env.draining, s)) {
+  if (!s->conn->when_readable(d, &deps_.env.draining, s, unsent, cfg.write_timeout)) {
     std::fputs("goro: goroutine executor: when_readable outside a netpoll goroutine\n", stderr);
     std::abort();
   }
@@ -148,7 +149,13 @@ void GoroutineExecutor::serve(Session* s) {
                                   .first = s->first,
                                   .accepted = s->accepted,
                                   .buf = std::move(s->buf),
-                                  .buffered = std::exchange(s->buffered, 0)});
+                                  .buffered = std::exchange(s->buffered, 0),
+                                  // The last answers go out with the idle wait.
+                                  .park = [this, s](std::span<const char> unsent) {
+                                    s->first = false;
+                                    park(s, unsent);
+                                  }});
+  if (end == ConnEnd::parked) return;  // the poller owns s now
   s->first = false;
   if (end == ConnEnd::idle) return park(s);
   release(s);

@@ -204,10 +204,10 @@ Response debug_vars(const Request&, const Context& ctx) {
     fmt::format_to(out,
                    "]}}, \"netpoll\": {{\"backend\": \"{}\", \"submissions\": {}, \"completions\": {}, "
                    "\"parks\": {}, \"timeouts\": {}, \"wakes\": {}, \"recv_buffered\": {}, \"recv_nobufs\": {}, "
-                   "\"accepts_multishot\": {}}}",
+                   "\"accepts_multishot\": {}, \"ring_sends\": {}}}",
                    netpoll::to_string(ctx.config.poller == netpoll::PollerKind::automatic ? ctx.poller : ctx.config.poller),
                    ps.submissions, ps.completions, ps.parks, ps.timeouts, ps.wakes, ps.recv_buffered, ps.recv_nobufs,
-                   ps.accepts_multishot);
+                   ps.accepts_multishot, ps.ring_sends);
   }
   fmt::format_to(out, "}}\n");
   Response r = Response::text(200, fmt::to_string(b));
@@ -260,6 +260,8 @@ Response metrics(const Request&, const Context& ctx) {
            ps.recv_nobufs);
     metric("netpoll_accepts_multishot_total", "counter", "Connections delivered by a multishot accept (io_uring).",
            ps.accepts_multishot);
+    metric("netpoll_ring_sends_total", "counter", "Socket writes sent through the ring, not sendmsg (io_uring).",
+           ps.ring_sends);
   }
   Response r = Response::text(200, fmt::to_string(b));
   r.content_type = "text/plain; version=0.0.4";

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -781,6 +782,74 @@ TEST_CASE("--write-timeout: a reader that stops reading is closed after it") {
   while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) total += static_cast<size_t>(n);
   CHECK(total < kSize);
   ::close(fd);
+  CHECK(get(srv.port(), "/")->status == 200);
+}
+
+// 32 GETs of /debug/vars, 128 bytes each, for one send(): the server's
+// reads (4 KiB from io_uring's buffer ring, 16 KiB otherwise) end on a
+// request, so it answers whole batches of ~30 KiB (under the 64 KiB queue
+// bound), each sent as the connection goes idle (in goroutine mode on
+// io_uring, linked before the idle wait).
+constexpr int kVarsPerBatch = 32;
+std::string vars_batch() {
+  std::string one = "GET /debug/vars HTTP/1.1\r\nHost: t\r\nX-Pad: ";
+  one += std::string(128 - one.size() - 4, 'p') + "\r\n\r\n";
+  REQUIRE(one.size() == 128);
+  std::string batch;
+  for (int i = 0; i < kVarsPerBatch; ++i) batch += one;
+  return batch;
+}
+
+TEST_CASE("answers sent as a connection goes idle stay whole and in order while the client reads late") {
+  ServerProcess srv;
+  Client c(srv.port());
+  // Nothing is read until ~20 MB of answers were asked for: the server's
+  // sends stall once the socket buffers are full, with the next batch
+  // already waiting behind them.  Sent from a thread (the server stops
+  // reading while its answers wait for us).
+  constexpr int kBatches = 700;
+  const std::string batch = vars_batch();
+  bool sent = true;
+  std::thread sender([&] {
+    for (int b = 0; b < kBatches && sent; ++b) sent = c.send(batch);
+  });
+  // Every answer whole, and in order: each counts the requests before it.
+  long last = -1;
+  int answered = 0;
+  for (; answered < kBatches * kVarsPerBatch; ++answered) {
+    auto r = c.read_response();
+    if (!r || r->status != 200) break;
+    constexpr std::string_view kCount = "\"requests\": ";
+    auto at = r->body.find(kCount);
+    if (at == std::string::npos) break;
+    long n = std::strtol(r->body.c_str() + at + kCount.size(), nullptr, 10);
+    if (n <= last) break;
+    last = n;
+  }
+  c.shutdown();  // frees the sender if we stopped reading early
+  sender.join();
+  CHECK(sent);
+  CHECK(answered == kBatches * kVarsPerBatch);
+}
+
+TEST_CASE("--write-timeout: a pipelining client that stops reading is closed after it") {
+  ServerProcess srv({"--write-timeout", "1s"});
+  int fd = connect_with_rcvbuf(srv.port(), 4 << 10);
+  // Batches until the connection breaks, none of their answers read: the
+  // server's answers (sent as it goes idle) fill the socket buffers and
+  // stall.  It must give up --write-timeout later, not at --idle-timeout
+  // (60 s, beyond the wait below).
+  const std::string batch = vars_batch();
+  std::thread sender([&] {
+    while (::send(fd, batch.data(), batch.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(batch.size())) {
+    }
+  });
+  bool closed = goro::test::thread_wait_until([&] { return active_connections(srv.port()) == 0; },
+                                              "the stalled connection closed");
+  ::shutdown(fd, SHUT_RDWR);  // frees the sender if the server did not
+  sender.join();
+  ::close(fd);
+  CHECK(closed);
   CHECK(get(srv.port(), "/")->status == 200);
 }
 

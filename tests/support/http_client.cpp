@@ -50,6 +50,8 @@ Client::~Client() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+void Client::shutdown() { ::shutdown(fd_, SHUT_RDWR); }
+
 bool Client::send(std::string_view data) {
   while (!data.empty()) {
     ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);

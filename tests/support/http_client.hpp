@@ -34,6 +34,9 @@ class Client {
   // True if the server closes the connection (EOF or reset) within timeout;
   // any bytes that arrive first are discarded.
   bool wait_closed(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // Shuts both directions down (a send or read blocked in another thread
+  // returns).
+  void shutdown();
 
  private:
   // Reads more into buf_; false on EOF/error/timeout.

@@ -111,6 +111,16 @@ class Conn {
   /// and an underused P can sleep.  A callback's first arming (the acceptor
   /// handing over a new connection) stays where it is.
   bool when_readable(Deadline d, const Interrupt* intr, Callback* cb);
+  /// when_readable(d, intr, cb) after writing `unsent` (a connection going
+  /// idle with its last answers queued; the bytes are copied, so they need
+  /// to live only for the call).  On io_uring the poller sends them itself,
+  /// in the same submission as the wait (no write syscall); elsewhere this
+  /// writes them first, parking as write_all does.  The wait begins once
+  /// every byte is sent, and `d` is counted from then.  If the send fails,
+  /// on_ready gets -EPIPE (or the error); if no byte is taken for `stall`,
+  /// -ETIMEDOUT.
+  bool when_readable(Deadline d, const Interrupt* intr, Callback* cb, std::span<const char> unsent,
+                     Clock::duration stall);
 
   /// Writes every byte of every buffer; handles short writes.  0 or -errno.
   int write_all(std::span<const iovec> bufs, Deadline d);

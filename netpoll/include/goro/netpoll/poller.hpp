@@ -80,6 +80,7 @@ struct PollerStats {
   uint64_t recv_buffered = 0;  ///< idle waits that arrived with their bytes (uring)
   uint64_t recv_nobufs = 0;    ///< idle waits that found the buffer ring empty: a plain recv follows
   uint64_t accepts_multishot = 0;  ///< connections a multishot accept delivered (uring)
+  uint64_t ring_sends = 0;  ///< socket writes sent through the ring instead of sendmsg(2) (uring)
 };
 /// The counters now, summed over every poller since the process started.
 PollerStats poller_stats();

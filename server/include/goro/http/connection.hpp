@@ -23,7 +23,9 @@
 
 #include <atomic>
 #include <cstddef>
+#include <functional>
 #include <memory>
+#include <span>
 
 #include "goro/http/access_log.hpp"
 #include "goro/http/config.hpp"
@@ -58,6 +60,8 @@ enum class ConnEnd {
   idle,    ///< waiting for the next request: the caller parks it without a
            ///< goroutine (Conn::when_readable) or thread (the pool's idle set)
            ///< and calls again, with `resumed`, when it is readable
+  parked,  ///< idle, and already parked by ServeOptions::park: the caller
+           ///< must not touch the connection any more
 };
 
 /// How one call of serve_connection starts and when it gives the
@@ -87,6 +91,14 @@ struct ServeOptions {
   /// Pool mode: where ConnEnd::idle stores the end of the idle wait it gave
   /// up (`--idle-timeout` from its last response), for the idle set to keep.
   netpoll::Deadline* idle_until = nullptr;
+  /// With detach_when_idle (goroutine mode): parks the connection going
+  /// idle, sending `unsent` — the answers still queued, valid only for the
+  /// call — with its idle wait (Conn::when_readable), so that on io_uring
+  /// they cost no write of their own.  serve_connection then returns
+  /// ConnEnd::parked.  Unset, or with an access-log line pending (it needs
+  /// the bytes really sent), the answers are written first and
+  /// ConnEnd::idle is returned.
+  std::function<void(std::span<const char> unsent)> park;
 };
 
 /// Serves `conn` until it closes, fails, times out, or (with
