@@ -7,7 +7,6 @@
 // invariants open proc.cpp; runtime/README.md maps the files.
 #pragma once
 
-#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -419,28 +418,6 @@ inline void runq_put(P* p, G* g, bool next) noexcept {
   }
 }
 
-// A sleeper's stack went cold while it slept: thousands of requests asleep
-// at once (/sleep at 5,000 connections) each resume on a stack last touched
-// 100 ms and 5,000 other stacks ago, and the frames they return through
-// (~3.5 KiB from the handler's sleep down to the switch) were cache misses
-// one after another, in goro_ctx_switch and up the unwinding chain.  Called
-// for the G that runs after the one being picked: its misses overlap with
-// that one's run.  Sleepers only: a G that parked briefly (a channel, a
-// yield) still has its frames in cache, and prefetching them costs cycles
-// on the fastest switches.  Its G was prefetched by the previous runq_get.
-// A thief may take that G and switch it in and out (writing sp) while this
-// reads sp: the hint is then stale, never harmful (prefetches do not fault),
-// but ThreadSanitizer would report the read, so its builds skip it.
-inline constexpr std::size_t kSleeperPrefetchBytes = 4096;
-inline void prefetch_sleeper_stack([[maybe_unused]] const G* g) noexcept {
-#if !GORO_TSAN
-  if (g->reason.load(std::memory_order_relaxed) != WaitReason::sleep) return;
-  const char* sp = static_cast<const char*>(g->sp);
-  const char* end = std::min(sp + kSleeperPrefetchBytes, static_cast<const char*>(g->stack.hi()));
-  for (const char* a = sp; a < end; a += 64) __builtin_prefetch(a, 1);
-#endif
-}
-
 // Owner only: runnext first, then the ring.
 inline G* runq_get(P* p) noexcept {
   GORO_ASSERT_OWNER(p);
@@ -457,7 +434,6 @@ inline G* runq_get(P* p) noexcept {
       // queue's Gs went cold while they waited.
       // Two ahead: a G runs for as little as ~50 ns, a miss costs more.
       if (t - h > 2) __builtin_prefetch(p->runq[(h + 2) % kRunqSize].load(std::memory_order_relaxed), 1);
-      if (t - h > 1) prefetch_sleeper_stack(p->runq[(h + 1) % kRunqSize].load(std::memory_order_relaxed));
       return g;
     }
   }
