@@ -7,7 +7,9 @@
 // the owner ever pushes.  The owner pops the timers that are due whenever it
 // schedules (local_pick, yield, find_runnable), never before their deadline
 // (it compares against the steady clock), and sleeps in poll() no longer than
-// until its earliest one.  Equal deadlines run in push order (seq).
+// until its earliest one.  Equal deadlines run in push order (seq).  A burst
+// of due timers goes to the ring only until it is half full; the rest stay
+// in the heap, due, until the ring drains (run_timers_of says why).
 //
 // An owner busy with a goroutine that does not park cannot run its timers,
 // so any other worker that is idle or spinning pops them once they are
