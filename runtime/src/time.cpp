@@ -7,7 +7,9 @@
 // the owner ever pushes.  The owner pops the timers that are due whenever it
 // schedules (local_pick, yield, find_runnable), never before their deadline
 // (it compares against the steady clock), and sleeps in poll() no longer than
-// until its earliest one.  Equal deadlines run in push order (seq).
+// until its earliest one.  Equal deadlines run in push order (seq).  A burst
+// of due timers goes to the ring only until it is half full; the rest stay
+// in the heap, due, until the ring drains (run_timers_of says why).
 //
 // An owner busy with a goroutine that does not park cannot run its timers,
 // so any other worker that is idle or spinning pops them once they are
@@ -28,6 +30,11 @@
 
 namespace goro::detail {
 namespace {
+
+// How full run_timers fills the ring with due sleepers (see run_timers_of).
+// Half the ring: the other half takes what is spawned and readied meanwhile
+// without spilling to the global queue.
+constexpr std::uint32_t kTimerRunqFill = kRunqSize / 2;
 
 struct TimerLater {
   bool operator()(const Timer& a, const Timer& b) const noexcept {
@@ -73,15 +80,32 @@ void timer_push(P* p, std::int64_t when, G* g) {
   if (front) wake_sleeper_for(p, when);
 }
 
-// Readies every G on `from`'s heap whose time has come, in (when, seq) order,
-// onto the tail of `to`'s ring so they run in that order.  `to` is the
-// calling worker's P (ready_on checks it in Debug builds).  Returns how many.
+// Readies the Gs on `from`'s heap whose time has come, in (when, seq) order,
+// onto the tail of `to`'s ring so they run in that order, until that ring
+// holds kTimerRunqFill; the rest stay in the heap, due, in order, and go
+// out as the ring drains (every schedule looks).  `to` is the calling
+// worker's P (ready_on checks it in Debug builds).  Returns how many.
+//
+// Why not all at once: sleepers wake in bursts (5,000 connections each
+// sleeping 100 ms, having started together), and a burst of thousands
+// overflowed the ring into the global queue.  Everything readied after it
+// then waited behind the whole burst — new requests, spawned as the poller
+// delivered them, started their own 100 ms only when it ended, so the next
+// burst came back as dense as this one and the server idled between them
+// (both CPUs idle for tens of ms every wave: 50-75% of the ideal req/s on
+// one P).  And a P whose global queue is not empty takes from it at the
+// every-61st look instead of polling, so requests piled up unreaped and
+// overran the poller's buffer ring.  Held in the heap, a burst is never
+// more than kTimerRunqFill ahead of new work.
 int run_timers_of(P* to, P* from, std::int64_t now) noexcept {
   if (from->next_timer.load(std::memory_order_acquire) > now) return 0;
+  std::uint32_t queued = runq_len(to);
+  if (queued >= kTimerRunqFill) return 0;
+  std::uint32_t room = kTimerRunqFill - queued;
   int n = 0;
   {
     std::lock_guard<SpinLock> l(from->timers_lock);
-    while (!from->timers.empty() && from->timers.front().when <= now) {
+    while (static_cast<std::uint32_t>(n) < room && !from->timers.empty() && from->timers.front().when <= now) {
       std::pop_heap(from->timers.begin(), from->timers.end(), TimerLater{});
       G* g = from->timers.back().g;
       from->timers.pop_back();

@@ -56,7 +56,13 @@ Response sleep(const Request& req, const Context&) {
   std::string err;
   if (!number_param(req, "ms", kMaxSleepMs, ms, err)) return Response::error(400, err);
   goro::sleep_for(std::chrono::milliseconds(ms));
-  return Response::text(200, fmt::format("slept {} ms\n", ms));
+  // By hand, not fmt::format: at 5,000 sleepers fmt's generic formatting
+  // path was 0.5 us of this handler's ~20 us of server CPU per request
+  // (perf), for a 13-byte body.
+  char body[32] = "slept ";
+  char* end = std::to_chars(body + 6, body + sizeof body, ms).ptr;
+  std::memcpy(end, " ms\n", 4);
+  return Response::text(200, std::string(body, end + 4));
 }
 
 Response cpu(const Request& req, const Context&) {

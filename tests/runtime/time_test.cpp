@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "goro/runtime.hpp"
+#include "goro/stats.hpp"
 #include "goro/sync.hpp"
 #include "goro/time.hpp"
 #include "goro_wait.hpp"
@@ -177,4 +178,40 @@ TEST_CASE("a sleeper whose worker is busy is woken by another worker") {
   CHECK_FALSE(hog_gave_up);
   CHECK(late >= 0ns);  // never early; how late is the machine's, for benchmarks
   MESSAGE("woke " << std::chrono::duration_cast<std::chrono::microseconds>(late).count() << " us late");
+}
+
+TEST_CASE("a burst of sleepers waking together stays out of the global queue") {
+  // 1,000 goroutines on one P sleep until the same instant: more than its
+  // ring holds.  The due ones go to the ring a part at a time, the rest
+  // waiting in the timer heap, so nothing readied after the burst queues
+  // behind all of it in the global queue (which also holds off the P's
+  // every-61st poll).  Each sleeper looks at the global queue as it wakes.
+  // Meaningful only if all of them slept before the instant.
+  constexpr int kSleepers = 1000;
+  std::uint32_t most_global = 0;
+  int woke = 0;
+  std::atomic<int> late_start{0};
+  REQUIRE(with_enough_head_start({50ms, 500ms, 5000ms}, [&](std::chrono::milliseconds head) {
+    most_global = 0;
+    woke = 0;
+    late_start = 0;
+    goro::run([&] {
+      goro::WaitGroup wg;
+      auto when = Clock::now() + head;
+      for (int i = 0; i < kSleepers; i++) {
+        wg.add(1);
+        goro::go([&, when] {
+          if (Clock::now() >= when) late_start++;
+          goro::sleep_until(when);
+          most_global = std::max(most_global, goro::stats().global_runq);  // one P: no race
+          woke++;
+          wg.done();
+        });
+      }
+      wg.wait();
+    }, {.procs = 1});
+    return late_start.load();
+  }));
+  CHECK(woke == kSleepers);
+  CHECK(most_global == 0);  // the behaviour under test
 }
