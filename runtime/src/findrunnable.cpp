@@ -153,23 +153,23 @@ G* find_runnable(P* p) {
       if (G* g = runq_get(p)) return g;
     }
 
-    // Spin only when wakep() woke us for a backlog: that work is on
-    // another P, and stealing it is what a spin is for.  Otherwise there is
-    // nothing to steal (a backlog would have woken us), only our own
-    // poller, timers and the global queue, and each of those wakes a
-    // sleeping P by itself (a completion, the poll's timeout, wakep).  A
-    // spin for them only burns a CPU that others need (a load generator on
-    // the same cores): a second P spinning on its own ring never slept, so
-    // never nibbled, and rehome() never gathered its connections (2 Ps and
-    // wrk on 2 cores, hello at 50 connections: 38k requests/s at 17.6 µs of
-    // CPU each, p99 9.7 ms); and the last P awake spinning before it slept
-    // cost 2 Ps ~20% more CPU per request at 50 connections (hello: 15.3 →
-    // 12.0 µs, p99 unchanged; /sleep at 1,000: 31 → 25 µs).  A P that may
-    // not spin still looks once at the others' queues (no syscall): it is
-    // awake anyway, for a timer or a completion.
-    if (!p->spinning) {
+    // Spin only as the last P awake, or when wakep() woke us for a backlog.
+    // While another P is awake it polls its own ring and its backlog wakes
+    // us (wakep) once old: a second spinner only takes a CPU from whoever
+    // shares the machine (a load generator on the same cores), and its
+    // polls keep its own connections' requests, one by one, from ever
+    // letting it sleep — so rehome() never gathers them onto the busy P.
+    // 2 Ps and wrk on 2 cores, hello at 50 connections: both Ps spinning
+    // served 38k requests/s at 17.6 µs of CPU each, p99 9.7 ms.  A P that
+    // may not spin still looks once at the others' queues (no syscall):
+    // it is awake anyway, for a timer or a completion.
+    if (!p->spinning && sched.npidle.load() < sched.nprocs - 1) {
       if (G* g = try_steal(p)) return g;
     } else {
+      if (!p->spinning) {
+        p->spinning = true;
+        sched.nmspinning.fetch_add(1);
+      }
       std::int64_t deadline = now_ns() + kSpinNs;
       do {
         if (sched.stopping.load(std::memory_order_relaxed)) return nullptr;

@@ -44,8 +44,8 @@
 //      kShareDelayNs, or its runnext once its owner has not scheduled for
 //      kRunnextGraceNs; retry the global queue, the poller and the timers
 //      (other Ps' too, once kTimerStealNs late), for up to kSpinNs.  Only
-//      a P that wakep() woke (for a backlog) spins; any other looks once
-//      for something to steal.
+//      the last P awake spins, or one that wakep() woke; any other looks
+//      once for something to steal.
 //   4. go idle: join the idle list, re-check every queue (see "wakeups"),
 //      block in poller->poll(until the next timer, or until a busy P's timer
 //      is kTimerStealNs late; then run it here — see time.cpp).
@@ -99,12 +99,10 @@
 //     P has no old backlog.  Waits gather on the poller that is polled
 //     anyway; the other P sleeps until there is a backlog again, and then
 //     steals, and keeps, half of it.
-//   * Only a P that wakep() woke for a backlog spins, and a spinner that
-//     found work wakes another P only for work that waits.  A P with
-//     nothing to steal sleeps at once: its own poller, its timers and
-//     wakep() wake it.  Spinning on its own poller it would never sleep,
-//     so never nibble, and would take a CPU from whoever shares the
-//     machine.
+//   * Only the last P awake spins (or one wakep() woke for a backlog), and
+//     a spinner that found work wakes another P only for work that waits:
+//     a second P spinning on its own poller never sleeps, so never nibbles,
+//     and takes a CPU from whoever shares the machine.
 //   * sysmon (sysmon.cpp) is the backstop: the checks above run when a busy
 //     P schedules, so a goroutine computing without a schedule point would
 //     hide its P's queue.
