@@ -205,6 +205,13 @@ class UringPoller final : public Backend {
     io_uring_cqe* cqe = nullptr;
     timeout = until_deadline(timeout);
     unsigned queued = io_uring_sq_ready(&ring_);
+    if (timeout.count() == 0 && queued == 0 && nothing_pending()) {
+      // A look that would find nothing: no syscall.  An idle P looks over
+      // and over (find_runnable, its spin), and with 2 Ps under load those
+      // empty io_uring_enter calls outnumbered the requests.
+      expire_deadlines();
+      return 0;
+    }
     int r;
     if (timeout.count() == 0) {
       r = io_uring_submit_and_get_events(&ring_);
@@ -341,6 +348,16 @@ class UringPoller final : public Backend {
     std::free(s);
   }
 
+  // True when entering the ring could reap nothing: no CQE is waiting, no
+  // task work is (IORING_SQ_TASKRUN: with DEFER_TASKRUN and COOP_TASKRUN a
+  // completion is task work until this thread enters the ring, and
+  // TASKRUN_FLAG makes the kernel say so) and none overflowed.  A ring
+  // created without TASKRUN_FLAG cannot tell, so it always enters.
+  bool nothing_pending() const {
+    if (!(ring_.flags & IORING_SETUP_TASKRUN_FLAG) || io_uring_cq_ready(&ring_) > 0) return false;
+    return !(IO_URING_READ_ONCE(*ring_.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW));
+  }
+
   // Queues POLL_ADD for w (submitted at the next poll) and files its deadline.
   void submit_poll(WaitRecord* w, short events) {
     io_uring_sqe* sqe = get_sqe();
@@ -471,9 +488,10 @@ std::unique_ptr<goro::Poller> make_uring_poller(std::string* detail) {
     const char* name;
   };
   static constexpr Try kTries[] = {
-      {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_COOP_TASKRUN,
-       "SINGLE_ISSUER|DEFER_TASKRUN|COOP_TASKRUN"},
-      {IORING_SETUP_COOP_TASKRUN, "COOP_TASKRUN"},
+      {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_COOP_TASKRUN |
+           IORING_SETUP_TASKRUN_FLAG,
+       "SINGLE_ISSUER|DEFER_TASKRUN|COOP_TASKRUN|TASKRUN_FLAG"},
+      {IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG, "COOP_TASKRUN|TASKRUN_FLAG"},
       {0, "no setup flags"},
   };
   int err = 0;

@@ -72,7 +72,8 @@
 // A readied G alone in runnext behind a goroutine that computes instead of
 // parking waits: with no preemption, only another worker can run it — a
 // spinning one takes it after kRunnextGraceNs, and sysmon wakes an idle one
-// for it once the P has not scheduled for a whole sysmon period (1–2 ms).
+// for it once the P has not scheduled for a whole sysmon period (1 ms, up
+// to 10 ms while sysmon has found nothing to do: a wake costs the machine).
 // CPU-bound goroutines should yield now and then (README).
 //
 // ## Sharing work (where this departs from Go)

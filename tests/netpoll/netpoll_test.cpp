@@ -581,6 +581,37 @@ TEST_CASE("an OS thread's data wakes a worker idle in its poller") {
   }
 }
 
+TEST_CASE("a worker that never sleeps reaps completions with its zero-timeout polls") {
+  // One P, and main never parks: the worker only ever polls with a zero
+  // timeout (every 61st schedule), and a poll with nothing queued may skip
+  // the syscall.  Data that arrives after the reader's wait went to the
+  // kernel is then news only the kernel has (io_uring with DEFER_TASKRUN:
+  // task work, flagged IORING_SQ_TASKRUN, until the ring is entered); such
+  // a poll must not skip it.
+  for (PollerKind kind : backends()) {
+    CAPTURE(goro::netpoll::to_string(kind));
+    run_on(kind, 1, [] {
+      auto [a, b] = tcp_pair();
+      std::atomic<ssize_t> got{-1};
+      uint64_t before = goro::netpoll::poller_stats().submissions;
+      goro::go([&got, &b = b] {
+        char buf[8];
+        got = b.read(buf, goro::netpoll::kNoDeadline);
+      });
+      std::thread writer([&a = a, before] {
+        goro::test::thread_wait_until([&] {
+          return goro::test::count_parked(goro::WaitReason::io_wait) == 1 &&
+                 goro::netpoll::poller_stats().submissions > before;
+        }, "the reader's wait submitted");
+        a.write_all("data", goro::netpoll::kNoDeadline);
+      });
+      goro::test::poll_until([&] { return got.load() >= 0; }, [] { goro::yield(); }, "the reader's data");
+      writer.join();
+      CHECK(got.load() == 4);
+    });
+  }
+}
+
 namespace {
 
 // Wraps a real backend and injects what a kernel may do: spurious
