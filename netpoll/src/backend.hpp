@@ -92,9 +92,9 @@ class Backend : public goro::Poller {
   // read_async(w) after sending `bytes` (copied: valid only during the
   // call) on w->fd; only if sends_before_waits().  The wait begins once
   // every byte was sent, and its deadline counts from then.  If the send
-  // fails, or stalls (no byte taken) until `stall_until`, the wait completes
-  // with -EPIPE or -ETIMEDOUT instead.
-  virtual void send_then_read_async(WaitRecord* w, std::span<const char> bytes, Deadline stall_until);
+  // fails, or takes no byte for `stall`, the wait completes with -EPIPE or
+  // -ETIMEDOUT instead.
+  virtual void send_then_read_async(WaitRecord* w, std::span<const char> bytes, Clock::duration stall);
   // Arms a multishot accept on q->fd whose completions go to
   // accept_completed(q, ...) on this worker (netpoll/src/accept_queue.hpp).
   // False if the backend has none (epoll): Listener then uses accept4 +

@@ -176,7 +176,7 @@ bool Conn::when_readable(Deadline d, const Interrupt* intr, Callback* cb, std::s
     }
   }
   if (unsent.empty()) b->read_async(&w);
-  else b->send_then_read_async(&w, unsent, deadline_in(stall));
+  else b->send_then_read_async(&w, unsent, stall);
   return true;
 }
 

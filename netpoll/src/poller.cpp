@@ -76,7 +76,7 @@ void complete(WaitRecord* w) {
 void Backend::read_async(WaitRecord* w) { wait_fd_async(w, POLLIN); }
 bool Backend::arm_accept(AcceptQueue*) { return false; }
 bool Backend::sends_before_waits() const { return false; }
-void Backend::send_then_read_async(WaitRecord*, std::span<const char>, Deadline) {
+void Backend::send_then_read_async(WaitRecord*, std::span<const char>, Clock::duration) {
   std::fputs("goro: netpoll: send_then_read_async on a backend that does not send\n", stderr);
   std::abort();
 }

@@ -35,7 +35,11 @@
 // SEND's CQE is reaped.  The SEND's own record carries the --write-timeout
 // stall deadline on the heap; the wait's deadline is filed only when the
 // SEND completes.  A SEND that fails breaks the link: the RECV then
-// completes -ECANCELED, reported as -EPIPE (or -ETIMEDOUT).
+// completes -ECANCELED, reported as -EPIPE (or -ETIMEDOUT).  A SEND that
+// stops short without an error on the socket (io_uring can end one with a
+// short count, or -EAGAIN when it was punted to its workers, which send on
+// the non-blocking socket without waiting) is queued again with the RECV
+// behind it, once that RECV's cancellation is in, polling for room first.
 //
 // Listener::accept arms one multishot ACCEPT per listener (on the ring of
 // the P where it first waits); each CQE is a connection, queued in the
@@ -102,7 +106,10 @@ constexpr uint64_t kTagMask = 7;
 struct LinkedSend {
   WaitRecord rec;     // rec.send; on the deadline heap with the stall limit
   WaitRecord* wait;   // the wait linked after it
+  Clock::duration stall;  // --write-timeout: how long the send may take no byte
   size_t len;
+  size_t sent = 0;     // by earlier SENDs that stopped short
+  bool resend = false;  // stopped short: queue the rest when wait's CQE is in
   LinkedSend* prev;   // the poller's list of sends in flight (freed with it)
   LinkedSend* next;
   char* bytes() { return reinterpret_cast<char*>(this + 1); }
@@ -253,9 +260,12 @@ class UringPoller final : public Backend {
     if (w->deadline != kNoDeadline) deadlines_.push(w);
   }
 
-  bool sends_before_waits() const override { return true; }
+  // Only with the buffer ring, which says the kernel is 5.19 or later: before
+  // 5.18 a SEND ignored MSG_WAITALL, so a short one counted as done and the
+  // RECV linked behind it ran with the rest of the answers unsent.
+  bool sends_before_waits() const override { return br_ != nullptr; }
 
-  void send_then_read_async(WaitRecord* w, std::span<const char> bytes, Deadline stall_until) override {
+  void send_then_read_async(WaitRecord* w, std::span<const char> bytes, Clock::duration stall) override {
     auto* s = static_cast<LinkedSend*>(std::malloc(sizeof(LinkedSend) + bytes.size()));
     if (!s) {
       // Not even the copy: the connection closes (as any allocation
@@ -266,21 +276,14 @@ class UringPoller final : public Backend {
     ::new (s) LinkedSend{};
     s->rec.send = true;
     s->rec.fd = w->fd;
-    s->rec.deadline = stall_until;
     s->wait = w;
+    s->stall = stall;
     s->len = bytes.size();
     std::memcpy(s->bytes(), bytes.data(), bytes.size());
     s->next = sends_;
     if (sends_) sends_->prev = s;
     sends_ = s;
-    // The two SQEs must go in one submission for the link to hold.
-    if (io_uring_sq_space_left(&ring_) < 2) flush_sq();
-    io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_send(sqe, w->fd, s->bytes(), s->len, MSG_NOSIGNAL | MSG_WAITALL);
-    sqe->flags |= IOSQE_IO_LINK;
-    io_uring_sqe_set_data64(sqe, key(&s->rec));
-    if (stall_until != kNoDeadline) deadlines_.push(&s->rec);
-    prep_read(get_sqe(), w);  // its deadline is filed when the send is done
+    queue_linked(s, deadline_in(stall), false);
     bump(counters().ring_sends);
   }
 
@@ -326,19 +329,64 @@ class UringPoller final : public Backend {
     io_uring_sqe_set_data64(sqe, reinterpret_cast<uintptr_t>(w));
   }
 
+  // Queues what s has not sent as a SEND linked before its wait's RECV (or
+  // POLL_ADD), the SEND's stall deadline `d` on the heap; the wait's own
+  // deadline is filed when the SEND is done (complete_send).  poll_first:
+  // wait for room before trying (a retry after the kernel gave up).
+  void queue_linked(LinkedSend* s, Deadline d, bool poll_first) {
+    // The two SQEs must go in one submission for the link to hold.
+    if (io_uring_sq_space_left(&ring_) < 2) flush_sq();
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_send(sqe, s->rec.fd, s->bytes() + s->sent, s->len - s->sent, MSG_NOSIGNAL | MSG_WAITALL);
+    if (poll_first) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
+    sqe->flags |= IOSQE_IO_LINK;
+    io_uring_sqe_set_data64(sqe, key(&s->rec));
+    s->rec.expired = false;
+    s->rec.deadline = d;
+    if (d != kNoDeadline) deadlines_.push(&s->rec);
+    prep_read(get_sqe(), s->wait);
+  }
+
   // A linked send ended: all sent (the wait starts now: file its
-  // deadline), or failed (the wait's CQE, -ECANCELED, follows it and says
-  // why).  Either way the kernel is done with the bytes.
+  // deadline), or not (the wait's CQE, -ECANCELED, follows and says why, or
+  // brings the retry: see resend).
   void complete_send(LinkedSend* s, int res) {
     deadlines_.remove(&s->rec);
     WaitRecord* w = s->wait;
-    if (res >= 0 && static_cast<size_t>(res) == s->len) {
+    size_t took = res > 0 ? static_cast<size_t>(res) : 0;
+    if (s->sent + took == s->len) {
       if (w->deadline != kNoDeadline) deadlines_.push(w);
-    } else {
-      w->send_failed = true;
-      w->expired = s->rec.expired;
+      return release(s);
     }
+    w->send_failed = true;
+    if (!s->rec.expired && (res >= 0 || res == -EAGAIN)) {
+      // Short with no error on the socket: the kernel gave up, not the
+      // peer.  The stall clock restarts only if bytes went out.
+      s->sent += took;
+      if (took > 0) s->rec.deadline = deadline_in(s->stall);
+      s->resend = true;
+      return;
+    }
+    w->expired = s->rec.expired;
     release(s);
+  }
+
+  // w's wait was cancelled because the send linked before it stopped
+  // short: if that send is to go on, queue the rest and the wait again
+  // (true: w stays armed).  Rare, so the list of sends in flight is walked.
+  bool resend(WaitRecord* w, const io_uring_cqe* cqe) {
+    for (LinkedSend* s = sends_; s; s = s->next) {
+      if (s->wait != w || !s->resend) continue;
+      if (cqe->res != -ECANCELED || (cqe->flags & IORING_CQE_F_BUFFER)) {
+        release(s);  // not the cancellation the link promised: report it
+        return false;
+      }
+      s->resend = false;
+      w->send_failed = false;
+      queue_linked(s, s->rec.deadline, true);
+      return true;
+    }
+    return false;
   }
 
   void release(LinkedSend* s) {
@@ -427,6 +475,7 @@ class UringPoller final : public Backend {
         ++readied;
         continue;
       }
+      if (w->send_failed && resend(w, cqe)) continue;
       deadlines_.remove(w);
       ++readied;
       if (w->buffered) {
