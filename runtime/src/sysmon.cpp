@@ -4,9 +4,9 @@
 // It is the backstop of "Sharing work" (proc.cpp): wakeups otherwise happen
 // only when a busy P schedules (puts, picks), so work queued behind a
 // goroutine that computes without parking would never be shared.  Every
-// period (kSysmonNs, longer while calm: see below), sysmon wakes an idle P (wakep) for a P whose queue is old, or
-// whose queued or runnext G waits while the P has not scheduled for a whole
-// interval.  It never preempts and never takes a P away from its worker.
+// period (kSysmonNs, longer while calm: see below), sysmon wakes an idle P
+// (wakep) for a P whose queue is old, or whose queued or runnext G waits
+// while the P has not scheduled for a whole interval.  It never preempts and never takes a P away from its worker.
 // After kSysmonIdleRounds with every P idle it parks on sched.sysmon_word
 // until a P leaves idle (sysmon_unpark).
 //
