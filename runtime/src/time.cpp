@@ -63,7 +63,10 @@ void wake_sleeper_for(P* p, std::int64_t when) noexcept {
     if (until <= due) return;        // will wake in time by itself
     late = v.get();
   }
-  if (late && late->poller) late->poller->wake();
+  if (!late) return;
+  // Under sched.lock, where a worker that is stopping takes its poller away.
+  std::lock_guard<SpinLock> l(sched.lock);
+  if (late->poller) late->poller->wake();
 }
 
 // Owner only: the one place a timer is added.

@@ -186,7 +186,9 @@ TEST_CASE("a burst of sleepers waking together stays out of the global queue") {
   // waiting in the timer heap, so nothing readied after the burst queues
   // behind all of it in the global queue (which also holds off the P's
   // every-61st poll).  Each sleeper looks at the global queue as it wakes.
-  // Meaningful only if all of them slept before the instant.
+  // Meaningful only if all of them slept before the instant, which is set
+  // once all have started (a goroutine's first run is slow under TSan:
+  // 1,000 of them took more than 5 s on CI) and wait at a gate.
   constexpr int kSleepers = 1000;
   std::uint32_t most_global = 0;
   int woke = 0;
@@ -196,11 +198,15 @@ TEST_CASE("a burst of sleepers waking together stays out of the global queue") {
     woke = 0;
     late_start = 0;
     goro::run([&] {
-      goro::WaitGroup wg;
-      auto when = Clock::now() + head;
+      goro::WaitGroup wg, started, gate;
+      Clock::time_point when;
+      gate.add(1);
       for (int i = 0; i < kSleepers; i++) {
         wg.add(1);
-        goro::go([&, when] {
+        started.add(1);
+        goro::go([&] {
+          started.done();
+          gate.wait();
           if (Clock::now() >= when) late_start++;
           goro::sleep_until(when);
           most_global = std::max(most_global, goro::stats().global_runq);  // one P: no race
@@ -208,6 +214,9 @@ TEST_CASE("a burst of sleepers waking together stays out of the global queue") {
           wg.done();
         });
       }
+      started.wait();
+      when = Clock::now() + head;
+      gate.done();
       wg.wait();
     }, {.procs = 1});
     return late_start.load();
