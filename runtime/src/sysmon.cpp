@@ -6,7 +6,8 @@
 // goroutine that computes without parking would never be shared.  Every
 // period (kSysmonNs, longer while calm: see below), sysmon wakes an idle P
 // (wakep) for a P whose queue is old, or whose queued or runnext G waits
-// while the P has not scheduled for a whole interval.  It never preempts and never takes a P away from its worker.
+// while the P has not scheduled for a whole interval.  It never preempts
+// and never takes a P away from its worker.
 // After kSysmonIdleRounds with every P idle it parks on sched.sysmon_word
 // until a P leaves idle (sysmon_unpark).
 //

@@ -9,8 +9,9 @@
 // detach_when_idle: it serves every request already received and, instead
 // of waiting, parks the Session again through ServeOptions::park, handing
 // the last answers to the poller to send with the idle wait (on io_uring
-// one submission for both, no write syscall); the goroutine exits.  So a goroutine exists per request being served, and an
-// idle keep-alive connection costs a Session and a Conn, not a stack.
+// one submission for both, no write syscall); the goroutine exits.  So a
+// goroutine exists per request being served, and an idle keep-alive
+// connection costs a Session and a Conn, not a stack.
 // (Where the re-armed wait lands — this P or a busier one — is netpoll's
 // decision: see Conn::when_readable.)
 //
