@@ -43,7 +43,8 @@
 //   3. spin: steal half of a random victim's ring once it has waited
 //      kShareDelayNs, or its runnext once its owner has not scheduled for
 //      kRunnextGraceNs; retry the global queue, the poller and the timers
-//      (other Ps' too, once kTimerStealNs late), for up to kSpinNs.  Only
+//      (other Ps' too, once kTimerStealNs late), for up to kSpinNs (5 µs,
+//      about what sleeping and being woken would cost instead).  Only
 //      the last P awake spins, or one that wakep() woke; any other looks
 //      once for something to steal.
 //   4. go idle: join the idle list, re-check every queue (see "wakeups"),
@@ -74,6 +75,9 @@
 // spinning one takes it after kRunnextGraceNs, and sysmon wakes an idle one
 // for it once the P has not scheduled for a whole sysmon period (1 ms, up
 // to 10 ms while sysmon has found nothing to do: a wake costs the machine).
+// A thief takes a runnext at its second look, a grace period after the
+// first; a spin is shorter than that, so the idle P sysmon woke takes it
+// when sysmon wakes it again, a period later.
 // CPU-bound goroutines should yield now and then (README).
 //
 // ## Sharing work (where this departs from Go)
