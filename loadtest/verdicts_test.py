@@ -521,11 +521,18 @@ class Readme(unittest.TestCase):
         self.assertFalse((self.dir / "loadtest").exists())
         # With the markers the same command writes the block and the published copy.
         p.write_text(f"# r\n{C.README_BEGIN}\n{C.README_END}\n")
+        pub = self.dir / "loadtest" / "published"
+        # A run published apart (as db/ and fanout/ are) and an earlier chart.
+        (pub / "db").mkdir(parents=True)
+        (pub / "db" / "report.md").write_text("db run\n")
+        (pub / "stale.png").write_text("old chart\n")
         r = subprocess.run([sys.executable, str(COMPARE), "--rerender", str(out), "--publish", "--readme", str(p)],
                            capture_output=True, text=True, timeout=120)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("| hello | 50 | 150,000 (×2.00)", p.read_text())
-        self.assertTrue((self.dir / "loadtest" / "published" / "report.md").is_file())
+        self.assertTrue((pub / "report.md").is_file())
+        self.assertEqual((pub / "db" / "report.md").read_text(), "db run\n")  # left alone
+        self.assertFalse((pub / "stale.png").exists())  # the run's charts replace the last run's
 
 
 class Fanout(unittest.TestCase):
