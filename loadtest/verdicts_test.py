@@ -310,6 +310,17 @@ class Targets(unittest.TestCase, TargetChecks):
             # only that target moved (a peer's figure moves it for both 1 P and 2 Ps)
             self.assertTrue(all(t.startswith(prefix) for t, _pt in moved), moved)
 
+    def test_sleep_target_names_the_floors_share(self):
+        # The floor holding every answer as long shows what wrk allows there;
+        # its share sits beside the measured one and changes no verdict.
+        d = tsynth()
+        d["runs"].append(run("floor", "sleep", 5000, 40000))
+        rows = {pt: (m, v) for t, pt, m, v in C.target_rows(C.View(d)) if t.startswith("/sleep")}
+        self.assertEqual(rows["goroutine-1p @ 5,000"], ("91% (45,500 of 50,000 req/s); the floor 80%", C.MET))
+        d = tsynth()  # no floor at that point: no share named
+        rows = {pt: m for t, pt, m, v in C.target_rows(C.View(d)) if t.startswith("/sleep")}
+        self.assertEqual(rows["goroutine-1p @ 5,000"], "91% (45,500 of 50,000 req/s)")
+
     def test_missing_points_are_not_measured(self):
         d = tsynth()
         d["runs"] = [r for r in d["runs"] if r["system"] not in ("nginx", "floor")]

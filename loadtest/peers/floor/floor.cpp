@@ -2,6 +2,7 @@
 // thread, one epoll, no parsing.
 //
 //   goro-floor --port 0          # prints "listening on 127.0.0.1:PORT" on stderr
+//   goro-floor --delay-ms 100    # every answer held 100 ms: the floor of /sleep?ms=100
 //
 // What it is for: loadtest/compare runs it beside goro and nginx as the floor
 // of server CPU per request.  Whatever a real server spends above it goes to
@@ -14,12 +15,23 @@
 // send.  It never looks at a method, a path or a header, so it is only correct
 // for requests without a body — which is all wrk's GETs are.
 //
+// With --delay-ms N it answers each batch N ms after it arrived instead of at
+// once, whatever the request says: the least a server can do for wrk's
+// /sleep?ms=N, so loadtest/compare can show what the load generator allows
+// there.  Held batches wait in one FIFO (the delay is the same for all, so
+// arrival order is due order) and go out when the oldest is due, which
+// epoll_pwait2's timeout (nanoseconds, not epoll_wait's whole milliseconds)
+// wakes the loop for.
+//
 // Invariants:
 //   - A connection with unsent output (the kernel took part of a send) waits
 //     for EPOLLOUT only: it is not read again until the rest is sent, so its
 //     responses stay in order and a client that does not read cannot make the
 //     server buffer without bound.
 //   - EOF, a socket error, EPOLLHUP or EPOLLERR close the connection at once.
+//   - A held batch belongs to the connection it came from: if that one
+//     closes and the descriptor is reused, the batch is dropped, not sent
+//     to the newcomer (each accept gets a new generation number).
 //   - Only the address given by --bind (default 127.0.0.1) is listened on.
 
 #include <arpa/inet.h>
@@ -29,11 +41,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <ctime>
+#include <deque>
 #include <string_view>
 #include <vector>
 
@@ -48,9 +64,24 @@ constexpr int kJoined = 64;
 constexpr size_t kRecvBuf = 64 * 1024;
 
 struct Conn {
-  int match = 0;    // bytes of "\r\n\r\n" matched at the end of what was read
-  std::string out;  // what a short send left; non-empty = waiting for EPOLLOUT
+  int match = 0;       // bytes of "\r\n\r\n" matched at the end of what was read
+  std::string out;     // what a short send left; non-empty = waiting for EPOLLOUT
+  std::uint64_t gen = 0;  // which accept this is (0: no connection)
 };
+
+// A batch of answers held for --delay-ms.
+struct Held {
+  std::int64_t due_ns;
+  int fd;
+  std::uint64_t gen;
+  int requests;
+};
+
+std::int64_t now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
 
 [[noreturn]] void die(const char* what) {
   std::fprintf(stderr, "goro-floor: %s: %s\n", what, std::strerror(errno));
@@ -81,7 +112,7 @@ int count_terminators(int& match, const char* data, size_t n) {
 
 class Floor {
  public:
-  explicit Floor(int listener) : listener_(listener) {
+  Floor(int listener, int delay_ms) : listener_(listener), delay_ns_(std::int64_t{delay_ms} * 1'000'000) {
     for (int i = 0; i < kJoined; i++) joined_ += kResponse;
     ep_ = epoll_create1(EPOLL_CLOEXEC);
     if (ep_ < 0) die("epoll_create1");
@@ -91,11 +122,13 @@ class Floor {
   [[noreturn]] void run() {
     epoll_event evs[256];
     for (;;) {
-      int n = epoll_wait(ep_, evs, 256, -1);
+      timespec left{};
+      int n = epoll_pwait2(ep_, evs, 256, time_left(left), nullptr);
       if (n < 0) {
         if (errno == EINTR) continue;
         die("epoll_wait");
       }
+      release_due();
       for (int i = 0; i < n; i++) {
         int fd = evs[i].data.fd;
         uint32_t e = evs[i].events;
@@ -113,6 +146,26 @@ class Floor {
   }
 
  private:
+  // epoll_pwait2's timeout: until the oldest held batch is due, in `left`;
+  // nullptr (no timeout) when none is held.
+  const timespec* time_left(timespec& left) const {
+    if (held_.empty()) return nullptr;
+    std::int64_t ns = std::max<std::int64_t>(held_.front().due_ns - now_ns(), 0);
+    left.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
+    left.tv_nsec = static_cast<long>(ns % 1'000'000'000);
+    return &left;
+  }
+
+  void release_due() {
+    if (held_.empty()) return;
+    std::int64_t now = now_ns();
+    while (!held_.empty() && held_.front().due_ns <= now) {
+      Held h = held_.front();
+      held_.pop_front();
+      if (conns_[h.fd].gen == h.gen) answer(h.fd, h.requests);
+    }
+  }
+
   void watch(int fd, uint32_t events, int op) {
     epoll_event ev{};
     ev.events = events;
@@ -128,6 +181,7 @@ class Floor {
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       if (static_cast<size_t>(fd) >= conns_.size()) conns_.resize(fd + 1024);
       conns_[fd] = Conn{};
+      conns_[fd].gen = ++accepted_;
       watch(fd, EPOLLIN, EPOLL_CTL_ADD);
     }
   }
@@ -151,6 +205,17 @@ class Floor {
       if (static_cast<size_t>(got) < sizeof buf_) break;  // drained: no recv just to see EAGAIN
     }
     if (requests == 0) return;
+    if (delay_ns_ > 0) {
+      held_.push_back({now_ns() + delay_ns_, fd, c.gen, requests});
+      return;
+    }
+    answer(fd, requests);
+  }
+
+  // Sends `requests` canned responses, or queues them behind output that a
+  // short send left (then EPOLLOUT is already watched).
+  void answer(int fd, int requests) {
+    Conn& c = conns_[fd];
     std::string_view reply;
     if (requests <= kJoined) {
       reply = std::string_view(joined_).substr(0, requests * kResponse.size());
@@ -158,6 +223,10 @@ class Floor {
       scratch_.clear();
       for (int i = 0; i < requests; i++) scratch_ += kResponse;
       reply = scratch_;
+    }
+    if (!c.out.empty()) {
+      c.out.append(reply);
+      return;
     }
     ssize_t sent = send(fd, reply.data(), reply.size(), MSG_NOSIGNAL);
     if (sent < 0 && errno != EAGAIN) {
@@ -183,7 +252,10 @@ class Floor {
   }
 
   int listener_;
+  std::int64_t delay_ns_;  // --delay-ms; 0: answer at once
   int ep_ = -1;
+  std::uint64_t accepted_ = 0;
+  std::deque<Held> held_;  // oldest (first due) at the front
   std::vector<Conn> conns_;
   std::string joined_;   // kJoined responses back to back
   std::string scratch_;  // more than kJoined responses, built per send
@@ -217,18 +289,29 @@ int listen_on(const char* bind_addr, int port) {
 int main(int argc, char** argv) {
   const char* bind_addr = "127.0.0.1";
   int port = 0;
+  int delay_ms = 0;
   for (int i = 1; i < argc; i++) {
     std::string_view a = argv[i];
     if (a == "--port" && i + 1 < argc) {
       port = std::atoi(argv[++i]);
     } else if (a == "--bind" && i + 1 < argc) {
       bind_addr = argv[++i];
+    } else if (a == "--delay-ms" && i + 1 < argc) {
+      char* end = nullptr;
+      long v = std::strtol(argv[++i], &end, 10);
+      if (*end != '\0' || v < 0 || v > 60'000) {
+        std::fprintf(stderr, "goro-floor: --delay-ms %s: want 0 to 60000\n", argv[i]);
+        return 2;
+      }
+      delay_ms = static_cast<int>(v);
     } else {
-      std::fprintf(stderr, "usage: goro-floor [--bind 127.0.0.1] [--port N]  (N = 0: any free port, printed)\n");
+      std::fprintf(stderr,
+                   "usage: goro-floor [--bind 127.0.0.1] [--port N] [--delay-ms MS]\n"
+                   "  N = 0: any free port, printed; MS: hold every answer that long (0-60000, default 0)\n");
       return 2;
     }
   }
   // Heap-allocated: the receive buffer is too big for a comfortable stack.
-  auto* floor = new Floor(listen_on(bind_addr, port));
+  auto* floor = new Floor(listen_on(bind_addr, port), delay_ms);
   floor->run();
 }
