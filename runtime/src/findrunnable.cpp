@@ -140,7 +140,7 @@ void stop_spinning(P* p) noexcept {
 }
 
 G* find_runnable(P* p) {
-  const std::int64_t idle_since = now_ns();
+  std::int64_t idle_since = 0;  // when p first went idle in this call (read then, not per call)
   for (;;) {
     if (sched.stopping.load(std::memory_order_relaxed)) return nullptr;
     if (timers_due(p)) run_timers(p, now_ns());
@@ -199,6 +199,7 @@ G* find_runnable(P* p) {
     }
 
     // Go idle: publish, stop spinning, re-check, sleep.
+    if (!idle_since) idle_since = now_ns();
     {
       std::lock_guard<SpinLock> l(sched.lock);
       if (sched.gq_size.load(std::memory_order_relaxed) > 0 || !p->inbox.empty() || sched.stopping.load()) continue;

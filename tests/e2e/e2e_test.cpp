@@ -570,6 +570,24 @@ TEST_CASE("a slowloris client gets 408 at the header deadline and is closed") {
   CHECK(r->status == 408);
   CHECK(slow.wait_closed());
   CHECK(get(srv.port(), "/")->status == 200);
+
+  // The same on a kept-alive connection's second request: its header
+  // deadline runs from its own first read, not from nothing.
+  Client kept(srv.port());
+  REQUIRE(kept.send(req("GET", "/")));
+  auto answered = kept.read_response();
+  REQUIRE(answered);
+  CHECK(answered->status == 200);
+  REQUIRE(kept.send("GET / HTTP/1.1\r\n"));
+  std::optional<HttpResponse> r2;
+  for (int i = 0; i < 50 && !r2; ++i) {
+    if (!kept.send("X-Slow-" + std::to_string(i) + ": y\r\n")) break;
+    r2 = kept.read_response(false, 100ms);
+  }
+  if (!r2) r2 = kept.read_response(false, goro::test::kWaitLimit);  // bounds a failure only
+  REQUIRE(r2);
+  CHECK(r2->status == 408);
+  CHECK(kept.wait_closed());
 }
 
 TEST_CASE("an idle keep-alive connection is closed after --idle-timeout") {
