@@ -95,8 +95,10 @@ def check_delay(floor):
         print(f"ok: answered after {took * 1000:.1f} ms with --delay-ms {delay_ms}")
 
         # A's request is held; A closes (the floor's close is seen as EOF here)
-        # before it is due.  B then connects and asks once: B's answer is due
-        # after A's, so had A's batch gone to B it would be there first.
+        # before it is due.  B then connects (on A's descriptor number, the
+        # lowest free) and asks once; C asks after B.  One FIFO: once C's
+        # answer is here, A's batch and B's have gone out, so B must hold
+        # exactly one answer, its own.
         a = connect(port)
         a.sendall(GET)
         a.shutdown(socket.SHUT_WR)
@@ -104,10 +106,13 @@ def check_delay(floor):
         a.close()
         b = connect(port)
         b.sendall(GET)
+        c = connect(port)
+        c.sendall(GET)
         assert read_exactly(b, len(RESPONSE)) == RESPONSE
-        assert nothing_more(b), "a batch held for a closed connection went to the next one"
-        b.close()
-        s.close()
+        assert read_exactly(c, len(RESPONSE)) == RESPONSE
+        assert nothing_more(b), "B got two answers for one request: a closed connection's went to it"
+        for x in (b, c, s):
+            x.close()
     finally:
         p.kill()
         p.wait()

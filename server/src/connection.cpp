@@ -310,6 +310,13 @@ ConnEnd serve(netpoll::Conn& conn, const ConnEnv& env, ServeOptions& opts, Outbo
           continue;
         }
       }
+      // A read is needed: the deadline it waits under runs from now (before
+      // the flush, so a slow reader's flush counts against it too).
+      if (parser.headers_done() && body_deadline == netpoll::kNoDeadline)
+        body_deadline = netpoll::deadline_in(cfg.body_timeout);
+      if (!parser.headers_done() && header_deadline == netpoll::kNoDeadline)
+        header_deadline = first ? first_deadline_now() : netpoll::deadline_in(cfg.header_timeout);
+      netpoll::Deadline d = parser.headers_done() ? body_deadline : header_deadline;
       // No complete request is left in the buffer: send the batch's answers
       // before waiting for more (the client may wait for them first).
       if (out.flush() < 0) return ConnEnd::closed;
@@ -319,11 +326,6 @@ ConnEnd serve(netpoll::Conn& conn, const ConnEnv& env, ServeOptions& opts, Outbo
         buf = std::make_unique_for_overwrite<char[]>(kReadBufferBytes);
         cap = kReadBufferBytes;
       }
-      if (parser.headers_done() && body_deadline == netpoll::kNoDeadline)
-        body_deadline = netpoll::deadline_in(cfg.body_timeout);
-      if (!parser.headers_done() && header_deadline == netpoll::kNoDeadline)
-        header_deadline = first ? first_deadline_now() : netpoll::deadline_in(cfg.header_timeout);
-      netpoll::Deadline d = parser.headers_done() ? body_deadline : header_deadline;
       ssize_t n = conn.read({buf.get(), kReadBufferBytes}, d);
       if (n == -ETIMEDOUT) {
         env.metrics.timeouts.fetch_add(1, std::memory_order_relaxed);

@@ -21,7 +21,7 @@
 // there.  Held batches wait in one FIFO (the delay is the same for all, so
 // arrival order is due order) and go out when the oldest is due, which
 // epoll_pwait2's timeout (nanoseconds, not epoll_wait's whole milliseconds)
-// wakes the loop for.
+// wakes the loop for; epoll_wait's where the kernel lacks epoll_pwait2.
 //
 // Invariants:
 //   - A connection with unsent output (the kernel took part of a send) waits
@@ -47,9 +47,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <string>
 #include <ctime>
 #include <deque>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -64,8 +64,8 @@ constexpr int kJoined = 64;
 constexpr size_t kRecvBuf = 64 * 1024;
 
 struct Conn {
-  int match = 0;       // bytes of "\r\n\r\n" matched at the end of what was read
-  std::string out;     // what a short send left; non-empty = waiting for EPOLLOUT
+  int match = 0;          // bytes of "\r\n\r\n" matched at the end of what was read
+  std::string out;        // what a short send left; non-empty = waiting for EPOLLOUT
   std::uint64_t gen = 0;  // which accept this is (0: no connection)
 };
 
@@ -122,13 +122,11 @@ class Floor {
   [[noreturn]] void run() {
     epoll_event evs[256];
     for (;;) {
-      timespec left{};
-      int n = epoll_pwait2(ep_, evs, 256, time_left(left), nullptr);
+      int n = wait(evs, 256);
       if (n < 0) {
         if (errno == EINTR) continue;
         die("epoll_wait");
       }
-      release_due();
       for (int i = 0; i < n; i++) {
         int fd = evs[i].data.fd;
         uint32_t e = evs[i].events;
@@ -142,18 +140,28 @@ class Floor {
           serve(fd);
         }
       }
+      // After this wait's events, not before: an answer whose send fails
+      // closes its connection, and an event of this wait for that
+      // descriptor must not then reach a newcomer that reused it.
+      release_due();
     }
   }
 
  private:
-  // epoll_pwait2's timeout: until the oldest held batch is due, in `left`;
-  // nullptr (no timeout) when none is held.
-  const timespec* time_left(timespec& left) const {
-    if (held_.empty()) return nullptr;
+  // epoll_wait until the oldest held batch is due, or without a timeout when
+  // none is held.  A kernel before 5.11 has no epoll_pwait2 (nor does an
+  // older container's seccomp filter allow it): then the timeout is rounded
+  // up to epoll_wait's whole milliseconds.
+  int wait(epoll_event* evs, int max) {
+    if (held_.empty()) return epoll_wait(ep_, evs, max, -1);
     std::int64_t ns = std::max<std::int64_t>(held_.front().due_ns - now_ns(), 0);
-    left.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
-    left.tv_nsec = static_cast<long>(ns % 1'000'000'000);
-    return &left;
+    if (have_pwait2_) {
+      timespec left{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+      int n = epoll_pwait2(ep_, evs, max, &left, nullptr);
+      if (n >= 0 || (errno != ENOSYS && errno != EPERM)) return n;  // EPERM: a seccomp filter that predates it
+      have_pwait2_ = false;
+    }
+    return epoll_wait(ep_, evs, max, static_cast<int>((ns + 999'999) / 1'000'000));
   }
 
   void release_due() {
@@ -254,6 +262,7 @@ class Floor {
   int listener_;
   std::int64_t delay_ns_;  // --delay-ms; 0: answer at once
   int ep_ = -1;
+  bool have_pwait2_ = true;
   std::uint64_t accepted_ = 0;
   std::deque<Held> held_;  // oldest (first due) at the front
   std::vector<Conn> conns_;

@@ -76,7 +76,8 @@ struct ServeOptions {
   /// With `resumed`: no request has been served on the connection yet.
   bool first = true;
   /// When the connection was accepted: the first request's header deadline
-  /// runs from here.  Default (epoch): from the call.
+  /// runs from here.  Default (epoch): from the first wait or read that
+  /// needs the deadline.
   netpoll::Clock::time_point accepted{};
   /// Bytes already read from the connection (the poller's read, goroutine
   /// mode on io_uring), served before anything is read: buf holds exactly
@@ -86,7 +87,7 @@ struct ServeOptions {
   /// Pool mode, resumed: when the idle set saw the connection readable.  The
   /// header deadline of the request that made it readable runs from here, so
   /// its wait in the queue counts (as the first request's does from
-  /// `accepted`).  Default (epoch): from the call.
+  /// `accepted`).  Default (epoch): from the first read the request needs.
   netpoll::Clock::time_point ready_at{};
   /// Pool mode: where ConnEnd::idle stores the end of the idle wait it gave
   /// up (`--idle-timeout` from its last response), for the idle set to keep.
