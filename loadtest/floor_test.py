@@ -38,8 +38,7 @@ def start(floor, *args):
 
 
 def connect(port):
-    s = socket.create_connection(("127.0.0.1", port), timeout=WAIT_S)
-    return s
+    return socket.create_connection(("127.0.0.1", port), timeout=WAIT_S)
 
 
 def read_exactly(s, n):

@@ -165,7 +165,7 @@ class Floor {
   }
 
   void release_due() {
-    if (held_.empty()) return;
+    if (held_.empty()) return;  // without --delay-ms: no clock read per wait
     std::int64_t now = now_ns();
     while (!held_.empty() && held_.front().due_ns <= now) {
       Held h = held_.front();
