@@ -94,7 +94,9 @@
 //     kShareDelayNs (P::backlog_since; the first look stamps it, so the
 //     owner's put reads no clock).  A P that drains its queue every poll
 //     round keeps its work; a backlog (a CPU-bound burst, 5,000 timers
-//     firing at once) is shared within a millisecond.
+//     firing at once) is shared within a millisecond.  The re-check of a P
+//     going idle (any_work) follows the same rule: a younger backlog on
+//     another P is not a reason to stay awake.
 //   * rehome(), called by a goroutine about to park on its P's poller for
 //     long (the server's idle connection), moves it to the inbox of the
 //     lowest-numbered P awake (one way only, so two Ps never trade waits)

@@ -617,6 +617,54 @@ TEST_CASE("an exception caught on one worker is rethrown after resuming on anoth
   CHECK(ok.load() == 16);
 }
 
+TEST_CASE("an idle P goes back to sleep while another P's queue is young") {
+  // One P runs batches of short goroutines: its ring holds some of them most
+  // of the time but empties at the end of every batch, so its backlog never
+  // ages to the share delay and is not the other P's to take.  The other P,
+  // woken every 100 µs by its poller as by I/O that brought nothing, must go
+  // back to sleep after a look or two (zero-timeout polls).  Counting a young
+  // backlog as work kept it re-checking in a loop for as long as the ring
+  // held anything: thousands of looks per wake, a CPU's worth of nothing.
+  struct TickPoller : goro::Poller {
+    std::unique_ptr<goro::Poller> inner = goro::make_futex_poller();
+    std::atomic<long>* looks = nullptr;
+    std::atomic<long>* sleeps = nullptr;
+    int poll(std::chrono::nanoseconds t) override {
+      if (t == t.zero()) {
+        looks->fetch_add(1, std::memory_order_relaxed);
+        return inner->poll(t);
+      }
+      sleeps->fetch_add(1, std::memory_order_relaxed);
+      return inner->poll(t < t.zero() || t > 100us ? std::chrono::nanoseconds(100us) : t);
+    }
+    void wake() override { inner->wake(); }
+  };
+  std::atomic<long> looks[2] = {}, sleeps[2] = {};
+  goro::run([] {
+    for (int round = 0; round < 2000; round++) {
+      goro::WaitGroup wg;
+      wg.add(8);
+      for (int i = 0; i < 8; i++) goro::go([&wg] {
+        burn(10us);
+        wg.done();
+      });
+      wg.wait();
+    }
+  }, {.procs = 2, .poller = [&](int w) {
+    auto p = std::make_unique<TickPoller>();
+    p->looks = &looks[w];
+    p->sleeps = &sleeps[w];
+    return p;
+  }});
+  // The idle one is the P that slept more.
+  int idle = sleeps[1].load() > sleeps[0].load() ? 1 : 0;
+  long s = sleeps[idle].load(), l = looks[idle].load();
+  INFO("idle P " << idle << ": " << s << " sleeps, " << l << " zero-timeout looks; busy P: "
+                 << sleeps[1 - idle].load() << " sleeps, " << looks[1 - idle].load() << " looks");
+  REQUIRE(s >= 20);  // the scenario happened: it was woken again and again
+  CHECK(l <= 10 * s);
+}
+
 TEST_CASE("work queued behind a goroutine that never parks is shared (sysmon)") {
   // main queues goroutines on its P and computes without a schedule point.
   // Queued work is shared only once it is old, and only sysmon looks while
