@@ -82,22 +82,22 @@ G* try_steal(P* p) noexcept {
 }
 
 // The re-check of a P that has just published itself idle: is there work it
-// may take?  The global queue, an inbox, its own ring, or another P's backlog
+// may take?  The global queue, its own inbox or ring, or another P's backlog
 // once it is old enough to share (backlog_old) — the rule try_steal follows.
-// A younger backlog is not work for p: counting it kept p circling (idle,
-// re-check, leave idle, find nothing to steal, idle again) for as long as
-// the other P had anything queued — 4.8 million rounds in 5 s at /sleep with
-// 5,000 connections on 2 Ps, each taking sched.lock twice and reading the
-// clock, ~20% of the server's CPU.  Asleep, p is woken for that backlog if it
-// ages: its owner checks at every schedule (maybe_wakep), sysmon if the owner
-// is stuck in one goroutine.
+// Another P's inbox is not work for p (only that P takes it, and rehome()
+// hands nothing to a P that is idle), nor is a younger backlog.  Counting
+// them kept p circling (idle, re-check, leave idle, nothing to steal, idle
+// again) for as long as the other P had anything queued or moved to it: at
+// /sleep with 5,000 connections on 2 Ps, 5.7 million rounds in 5 s, each
+// taking sched.lock twice — which also kept the other P from draining its
+// inbox, so the circling fed itself.  Asleep, p is woken for a backlog that
+// ages: its owner checks at every schedule (maybe_wakep), sysmon if the
+// owner is stuck in one goroutine.
 bool any_work(P* p) noexcept {
-  if (sched.gq_size.load() > 0) return true;
+  if (sched.gq_size.load() > 0 || p->inbox_n.load() > 0 || runq_len(p) > 0) return true;
   std::int64_t now = 0;
   for (auto& q : sched.ps) {
-    if (q->inbox_n.load() > 0) return true;
-    if (runq_len(q.get()) == 0) continue;
-    if (q.get() == p) return true;
+    if (q.get() == p || runq_len(q.get()) == 0) continue;
     if (!now) now = now_ns();
     if (backlog_old(q.get(), now)) return true;
   }
