@@ -608,6 +608,10 @@ void yield() {
   G* next = nullptr;
   if (p->tick() % kGlobalEvery != 0 && !shaking(p)) {
     if (timers_due(p)) run_timers(p, now_ns());
+    // Gs rehomed here wait in the inbox for this P alone: a goroutine that
+    // yields in a loop without parking left them there until its every
+    // kGlobalEvery-th yield (2 ms bursts: 120 ms).
+    if (p->inbox_n.load(std::memory_order_relaxed)) drain_inbox(p);
     next = runq_get(p);
     // Nothing else runnable here or globally: keep running (the fast path).
     if (!next && sched.gq_size.load(std::memory_order_relaxed) == 0) return;

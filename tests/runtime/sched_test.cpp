@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -663,6 +664,99 @@ TEST_CASE("an idle P goes back to sleep while another P's queue is young") {
                  << sleeps[1 - idle].load() << " sleeps, " << looks[1 - idle].load() << " looks");
   REQUIRE(s >= 20);  // the scenario happened: it was woken again and again
   CHECK(l <= 10 * s);
+}
+
+TEST_CASE("an idle P goes back to sleep while another P's inbox waits for its owner") {
+  // A goroutine that woke a worker only to rehome() lands in the inbox of
+  // the running P, which takes it at its next schedule — here after a 2 ms
+  // burn.  Nothing in that inbox is the idle worker's to take, so it must go
+  // back to sleep after a look or two; counting the inbox as work kept it
+  // re-checking for the whole 2 ms.  The rounds are the rehome test's (an OS
+  // thread readies the parked goroutine, waking the idle worker); only those
+  // where the goroutine moved leave a goroutine in an inbox.  That goroutine
+  // must then run at the running one's next yield, not 60 yields later.
+  struct CountingPoller : goro::Poller {
+    std::unique_ptr<goro::Poller> inner = goro::make_futex_poller();
+    std::atomic<long>* looks = nullptr;
+    std::atomic<long>* sleeps = nullptr;
+    int poll(std::chrono::nanoseconds t) override {
+      (t == t.zero() ? looks : sleeps)->fetch_add(1, std::memory_order_relaxed);
+      return inner->poll(t);
+    }
+    void wake() override { inner->wake(); }
+  };
+  constexpr int kMoved = 10, kMaxRounds = 500;
+  std::atomic<long> looks[2] = {}, sleeps[2] = {};
+  std::atomic<int> moved{0};
+  std::atomic<int> busy{-1};  // the running goroutine's worker once it has settled on worker 0
+  std::atomic<bool> stop{false};
+  std::atomic<int> bursts{0}, most_bursts{0};  // the running goroutine's; how many a moved one waited at most
+  // Readies the caller from an OS thread (through the global queue, so
+  // whichever worker looks first runs it).
+  auto ready_from_thread = [] {
+    Slot slot;
+    std::thread waker([&] {
+      goro::test::wait_until([&] { return slot.g.load() != nullptr && goro::stats().idle >= 1; },
+                             "the goroutine parked and a worker idle");
+      goro::ready(slot.g.load());
+    });
+    goro::park(goro::WaitReason::io_wait, publish, &slot);
+    waker.join();
+  };
+  goro::run([&] {
+    goro::WaitGroup wg;
+    wg.add(2);
+    goro::go([&] {
+      // rehome() moves waits to a lower-numbered P only: run on worker 0,
+      // and go back there if a thief took this goroutine.
+      while (!stop.load()) {
+        for (int i = 0; i < 200 && goro::current_worker() != 0; i++) ready_from_thread();
+        busy = goro::current_worker();
+        burn(2000us);
+        bursts++;
+        goro::yield();
+      }
+      wg.done();
+    });
+    goro::go([&] {
+      goro::test::wait_until([&] { return busy.load() >= 0; }, "the running goroutine settled");
+      for (int round = 0; round < kMaxRounds && moved.load() < kMoved; round++) {
+        Slot slot;
+        std::thread waker([&] {
+          goro::test::wait_until([&] { return slot.g.load() != nullptr && goro::stats().idle >= 1; },
+                                 "the goroutine parked and a worker idle");
+          goro::ready(slot.g.load());
+        });
+        goro::park(goro::WaitReason::io_wait, publish, &slot);
+        int before = bursts.load();
+        if (goro::rehome()) {
+          moved++;
+          most_bursts = std::max(most_bursts.load(), bursts.load() - before);
+        }
+        waker.join();
+      }
+      stop = true;
+      wg.done();
+    });
+    wg.wait();
+  }, {.procs = 2, .poller = [&](int w) {
+    auto p = std::make_unique<CountingPoller>();
+    p->looks = &looks[w];
+    p->sleeps = &sleeps[w];
+    return p;
+  }});
+  // Worker 1 is the idle one: the running goroutine keeps to worker 0.
+  int idle = 1;
+  long s = sleeps[idle].load(), l = looks[idle].load();
+  INFO("running goroutine on worker " << busy.load() << "; moved " << moved.load() << "; idle P " << idle << ": " << s << " sleeps, " << l
+                << " zero-timeout looks; busy P: " << sleeps[1 - idle].load() << " sleeps, "
+                << looks[1 - idle].load() << " looks");
+  REQUIRE(moved.load() == kMoved);
+  CHECK(l <= 10 * s + 100);
+  // And the running goroutine's next yield hands the moved one its turn
+  // (the inbox is drained there, not only at parks and every 61st yield).
+  INFO("a moved goroutine waited at most " << most_bursts.load() << " bursts");
+  CHECK(most_bursts.load() <= 2);
 }
 
 TEST_CASE("work queued behind a goroutine that never parks is shared (sysmon)") {
