@@ -177,6 +177,20 @@ bool publish(goro::G* g, void* slot) {
   static_cast<Slot*>(slot)->g.store(g, std::memory_order_release);
   return true;
 }
+// Parks the calling goroutine until an OS thread readies it, which it does
+// once the goroutine has parked and a worker sleeps in its poller: the ready
+// must wake that worker.  Returns that thread for the caller to join (after
+// whatever must come first after the wake); it no longer touches the slot.
+std::thread park_until_a_thread_readies() {
+  Slot slot;
+  std::thread waker([&slot] {
+    goro::test::wait_until([&] { return slot.g.load() != nullptr && goro::stats().idle >= 1; },
+                           "the goroutine parked and a worker idle");
+    goro::ready(slot.g.load());
+  });
+  goro::park(goro::WaitReason::io_wait, publish, &slot);
+  return waker;
+}
 }  // namespace
 
 TEST_CASE("rehome: a goroutine on a P that only just woke moves to the running P") {
@@ -207,15 +221,7 @@ TEST_CASE("rehome: a goroutine on a P that only just woke moves to the running P
     });
     goro::go([&] {
       for (; rounds < kMaxRounds && below.load() < kBelow; rounds++) {
-        Slot slot;
-        // The OS thread readies it once it has parked and a worker sleeps
-        // in its poller: the ready must wake that worker.
-        std::thread waker([&] {
-          goro::test::wait_until([&] { return slot.g.load() != nullptr && goro::stats().idle >= 1; },
-                                 "the goroutine parked and a worker idle");
-          goro::ready(slot.g.load());
-        });
-        goro::park(goro::WaitReason::io_wait, publish, &slot);
+        std::thread waker = park_until_a_thread_readies();
         // rehome() at once: "only just woke" is a window (kNibbleNs), and
         // joining the waker first (a slow thread exit under ASan) could
         // outlast it.
@@ -618,6 +624,31 @@ TEST_CASE("an exception caught on one worker is rethrown after resuming on anoth
   CHECK(ok.load() == 16);
 }
 
+namespace {
+// A worker's poller that counts its zero-timeout looks and its sleeps (polls
+// with a timeout, or none); given max_sleep, it sleeps no longer: woken that
+// often, as by I/O that brought nothing.
+struct LookCounter : goro::Poller {
+  LookCounter(std::atomic<long>* l, std::atomic<long>* s,
+              std::chrono::nanoseconds max = std::chrono::nanoseconds::max())
+      : looks(l), sleeps(s), max_sleep(max) {}
+  int poll(std::chrono::nanoseconds t) override {
+    if (t == t.zero()) {
+      looks->fetch_add(1, std::memory_order_relaxed);
+      return inner->poll(t);
+    }
+    sleeps->fetch_add(1, std::memory_order_relaxed);
+    if (max_sleep != std::chrono::nanoseconds::max() && (t < t.zero() || t > max_sleep)) t = max_sleep;
+    return inner->poll(t);
+  }
+  void wake() override { inner->wake(); }
+  std::unique_ptr<goro::Poller> inner = goro::make_futex_poller();
+  std::atomic<long>* looks;
+  std::atomic<long>* sleeps;
+  std::chrono::nanoseconds max_sleep;
+};
+}  // namespace
+
 TEST_CASE("an idle P goes back to sleep while another P's queue is young") {
   // One P runs batches of short goroutines: its ring holds some of them most
   // of the time but empties at the end of every batch, so its backlog never
@@ -626,20 +657,6 @@ TEST_CASE("an idle P goes back to sleep while another P's queue is young") {
   // back to sleep after a look or two (zero-timeout polls).  Counting a young
   // backlog as work kept it re-checking in a loop for as long as the ring
   // held anything: thousands of looks per wake, a CPU's worth of nothing.
-  struct TickPoller : goro::Poller {
-    std::unique_ptr<goro::Poller> inner = goro::make_futex_poller();
-    std::atomic<long>* looks = nullptr;
-    std::atomic<long>* sleeps = nullptr;
-    int poll(std::chrono::nanoseconds t) override {
-      if (t == t.zero()) {
-        looks->fetch_add(1, std::memory_order_relaxed);
-        return inner->poll(t);
-      }
-      sleeps->fetch_add(1, std::memory_order_relaxed);
-      return inner->poll(t < t.zero() || t > 100us ? std::chrono::nanoseconds(100us) : t);
-    }
-    void wake() override { inner->wake(); }
-  };
   std::atomic<long> looks[2] = {}, sleeps[2] = {};
   goro::run([] {
     for (int round = 0; round < 2000; round++) {
@@ -651,12 +668,7 @@ TEST_CASE("an idle P goes back to sleep while another P's queue is young") {
       });
       wg.wait();
     }
-  }, {.procs = 2, .poller = [&](int w) {
-    auto p = std::make_unique<TickPoller>();
-    p->looks = &looks[w];
-    p->sleeps = &sleeps[w];
-    return p;
-  }});
+  }, {.procs = 2, .poller = [&](int w) { return std::make_unique<LookCounter>(&looks[w], &sleeps[w], 100us); }});
   // The idle one is the P that slept more.
   int idle = sleeps[1].load() > sleeps[0].load() ? 1 : 0;
   long s = sleeps[idle].load(), l = looks[idle].load();
@@ -675,34 +687,12 @@ TEST_CASE("an idle P goes back to sleep while another P's inbox waits for its ow
   // thread readies the parked goroutine, waking the idle worker); only those
   // where the goroutine moved leave a goroutine in an inbox.  That goroutine
   // must then run at the running one's next yield, not 60 yields later.
-  struct CountingPoller : goro::Poller {
-    std::unique_ptr<goro::Poller> inner = goro::make_futex_poller();
-    std::atomic<long>* looks = nullptr;
-    std::atomic<long>* sleeps = nullptr;
-    int poll(std::chrono::nanoseconds t) override {
-      (t == t.zero() ? looks : sleeps)->fetch_add(1, std::memory_order_relaxed);
-      return inner->poll(t);
-    }
-    void wake() override { inner->wake(); }
-  };
   constexpr int kMoved = 10, kMaxRounds = 500;
   std::atomic<long> looks[2] = {}, sleeps[2] = {};
   std::atomic<int> moved{0};
   std::atomic<int> busy{-1};  // the running goroutine's worker once it has settled on worker 0
   std::atomic<bool> stop{false};
   std::atomic<int> bursts{0}, most_bursts{0};  // the running goroutine's; how many a moved one waited at most
-  // Readies the caller from an OS thread (through the global queue, so
-  // whichever worker looks first runs it).
-  auto ready_from_thread = [] {
-    Slot slot;
-    std::thread waker([&] {
-      goro::test::wait_until([&] { return slot.g.load() != nullptr && goro::stats().idle >= 1; },
-                             "the goroutine parked and a worker idle");
-      goro::ready(slot.g.load());
-    });
-    goro::park(goro::WaitReason::io_wait, publish, &slot);
-    waker.join();
-  };
   goro::run([&] {
     goro::WaitGroup wg;
     wg.add(2);
@@ -710,7 +700,9 @@ TEST_CASE("an idle P goes back to sleep while another P's inbox waits for its ow
       // rehome() moves waits to a lower-numbered P only: run on worker 0,
       // and go back there if a thief took this goroutine.
       while (!stop.load()) {
-        for (int i = 0; i < 200 && goro::current_worker() != 0; i++) ready_from_thread();
+        // Readied from a thread, it goes through the global queue: whichever
+        // worker looks first runs it.
+        for (int i = 0; i < 200 && goro::current_worker() != 0; i++) park_until_a_thread_readies().join();
         busy = goro::current_worker();
         burn(2000us);
         bursts++;
@@ -721,13 +713,7 @@ TEST_CASE("an idle P goes back to sleep while another P's inbox waits for its ow
     goro::go([&] {
       goro::test::wait_until([&] { return busy.load() >= 0; }, "the running goroutine settled");
       for (int round = 0; round < kMaxRounds && moved.load() < kMoved; round++) {
-        Slot slot;
-        std::thread waker([&] {
-          goro::test::wait_until([&] { return slot.g.load() != nullptr && goro::stats().idle >= 1; },
-                                 "the goroutine parked and a worker idle");
-          goro::ready(slot.g.load());
-        });
-        goro::park(goro::WaitReason::io_wait, publish, &slot);
+        std::thread waker = park_until_a_thread_readies();
         int before = bursts.load();
         if (goro::rehome()) {
           moved++;
@@ -739,12 +725,7 @@ TEST_CASE("an idle P goes back to sleep while another P's inbox waits for its ow
       wg.done();
     });
     wg.wait();
-  }, {.procs = 2, .poller = [&](int w) {
-    auto p = std::make_unique<CountingPoller>();
-    p->looks = &looks[w];
-    p->sleeps = &sleeps[w];
-    return p;
-  }});
+  }, {.procs = 2, .poller = [&](int w) { return std::make_unique<LookCounter>(&looks[w], &sleeps[w]); }});
   // Worker 1 is the idle one: the running goroutine keeps to worker 0.
   int idle = 1;
   long s = sleeps[idle].load(), l = looks[idle].load();
