@@ -675,7 +675,9 @@ TEST_CASE("an idle P goes back to sleep while another P's queue is young") {
   INFO("idle P " << idle << ": " << s << " sleeps, " << l << " zero-timeout looks; busy P: "
                  << sleeps[1 - idle].load() << " sleeps, " << looks[1 - idle].load() << " looks");
   REQUIRE(s >= 20);  // the scenario happened: it was woken again and again
-  CHECK(l <= 10 * s);
+  // 2 looks per sleep here; more under the sanitizers, which slow the
+  // worker more than the 100 µs tick.
+  CHECK(l <= 20 * s);
 }
 
 TEST_CASE("an idle P goes back to sleep while another P's inbox waits for its owner") {
@@ -733,7 +735,9 @@ TEST_CASE("an idle P goes back to sleep while another P's inbox waits for its ow
                 << " zero-timeout looks; busy P: " << sleeps[1 - idle].load() << " sleeps, "
                 << looks[1 - idle].load() << " looks");
   REQUIRE(moved.load() == kMoved);
-  CHECK(l <= 10 * s + 100);
+  // About 1 look per sleep here, 14 under ASan (the idle worker also runs
+  // the rounds and their timers); circling made tens of thousands.
+  CHECK(l <= 100 * s + 1000);
   // And the running goroutine's next yield hands the moved one its turn
   // (the inbox is drained there, not only at parks and every 61st yield).
   INFO("a moved goroutine waited at most " << most_bursts.load() << " bursts");
