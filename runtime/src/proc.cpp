@@ -456,13 +456,20 @@ void after_switch(G* self) noexcept {
   }
 }
 
+// p's next G from what is p's alone: its due timers, the Gs other Ps moved
+// into its inbox (rehome; only p takes them), its ring.  For the switches
+// that stay on the goroutine's stack (park, yield); g0 looks further.
+G* local_next(P* p) noexcept {
+  if (timers_due(p)) run_timers(p, now_ns());
+  if (p->inbox_n.load(std::memory_order_relaxed)) drain_inbox(p);
+  return runq_get(p);
+}
+
 // The next G of p without leaving the goroutine's stack, or nullptr when the
 // scheduler proper (g0) must look: every kGlobalEvery-th time, or nothing local.
 G* local_pick(P* p) noexcept {
   if (p->tick() % kGlobalEvery == 0) return nullptr;
-  if (timers_due(p)) run_timers(p, now_ns());
-  if (p->inbox_n.load(std::memory_order_relaxed)) drain_inbox(p);
-  G* g = runq_get(p);
+  G* g = local_next(p);
   if (g) maybe_wakep(p);  // the rest may have waited long enough to share
   return g;
 }
@@ -607,12 +614,9 @@ void yield() {
   G* self = p->curg;
   G* next = nullptr;
   if (p->tick() % kGlobalEvery != 0 && !shaking(p)) {
-    if (timers_due(p)) run_timers(p, now_ns());
-    // Gs rehomed here wait in the inbox for this P alone: a goroutine that
-    // yields in a loop without parking left them there until its every
-    // kGlobalEvery-th yield (2 ms bursts: 120 ms).
-    if (p->inbox_n.load(std::memory_order_relaxed)) drain_inbox(p);
-    next = runq_get(p);
+    // With the inbox too: a goroutine that yields in a loop without parking
+    // once left rehomed Gs there until its every kGlobalEvery-th yield.
+    next = local_next(p);
     // Nothing else runnable here or globally: keep running (the fast path).
     if (!next && sched.gq_size.load(std::memory_order_relaxed) == 0) return;
   }

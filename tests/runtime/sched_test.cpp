@@ -692,7 +692,7 @@ TEST_CASE("an idle P goes back to sleep while another P's inbox waits for its ow
   constexpr int kMoved = 10, kMaxRounds = 500;
   std::atomic<long> looks[2] = {}, sleeps[2] = {};
   std::atomic<int> moved{0};
-  std::atomic<int> busy{-1};  // the running goroutine's worker once it has settled on worker 0
+  std::atomic<int> busy{-1};  // the running goroutine's worker, once it has first tried to reach worker 0
   std::atomic<bool> stop{false};
   std::atomic<int> bursts{0}, most_bursts{0};  // the running goroutine's; how many a moved one waited at most
   goro::run([&] {
@@ -731,9 +731,9 @@ TEST_CASE("an idle P goes back to sleep while another P's inbox waits for its ow
   // Worker 1 is the idle one: the running goroutine keeps to worker 0.
   int idle = 1;
   long s = sleeps[idle].load(), l = looks[idle].load();
-  INFO("running goroutine on worker " << busy.load() << "; moved " << moved.load() << "; idle P " << idle << ": " << s << " sleeps, " << l
-                << " zero-timeout looks; busy P: " << sleeps[1 - idle].load() << " sleeps, "
-                << looks[1 - idle].load() << " looks");
+  INFO("running goroutine on worker " << busy.load() << "; moved " << moved.load() << "; idle P " << idle << ": "
+                                       << s << " sleeps, " << l << " zero-timeout looks; busy P: "
+                                       << sleeps[1 - idle].load() << " sleeps, " << looks[1 - idle].load() << " looks");
   REQUIRE(moved.load() == kMoved);
   // About 1 look per sleep here, 14 under ASan (the idle worker also runs
   // the rounds and their timers); circling made tens of thousands.
