@@ -7,8 +7,8 @@
 //   GoroutineExecutor (goroutine_executor.cpp) — inside goro::run: an idle
 //       connection is a Session parked in the poller (Conn::when_readable),
 //       each readable event spawns a goroutine that serves what arrived;
-//   ThreadExecutor (thread_executor.cpp) — a detached OS thread per
-//       connection;
+//   ThreadExecutor (thread_executor.cpp) — an OS thread per connection,
+//       joined once it has finished;
 //   PoolExecutor (pool_executor.cpp) — --threads OS threads and a FIFO of
 //       accepted connections.
 //
